@@ -1,0 +1,450 @@
+/*
+ * Private types of the cache engine, shared by the .c files of cache/ only.
+ *
+ * Memory map of a cache:
+ *
+ *   index   2^index_power buckets of 64 bytes (one cache line each)
+ *   region  segments_total segments of segment_size bytes, items appended
+ *   segs    one struct cc_seg per segment, kept apart from the data so that
+ *           a segment is nothing but items
+ *
+ * An item is found through its location, 40 bits:
+ *
+ *   39                     seg_shift                        0
+ *   +--------------------------+----------------------------+
+ *   |       segment id         |   byte offset in segment   |
+ *   +--------------------------+----------------------------+
+ *
+ * so a bucket slot costs 6 bytes and a bucket holds 10 of them; with the
+ * 3-byte item header of a small item that keeps the whole per-item cost
+ * near 10 bytes at full index load.
+ */
+#ifndef CORECACHE_CACHE_INTERNAL_H
+#define CORECACHE_CACHE_INTERNAL_H
+
+#include <assert.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "corecache.h"
+
+#define CC_CACHE_LINE 64
+#define CC_BUCKET_SLOTS 10
+#define CC_LOC_BITS 40
+#define CC_INDEX_POWER_MAX 26
+#define CC_TTL_CLASSES 8
+#define CC_EVICT_BATCH 4
+#define CC_MIN_SEGMENTS 16
+#define CC_BULK_CHUNK 32
+/* Bytes mapped past the last segment: a reader that follows a torn
+ * location never leaves mapped memory while it reads a key. */
+#define CC_REGION_GUARD 4096
+
+#if defined(__SANITIZE_THREAD__)
+#define CC_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CC_TSAN 1
+#endif
+#endif
+
+/*
+ * Memory fence. ThreadSanitizer does not model fences (gcc refuses them
+ * with -fsanitize=thread), so its builds use a read-modify-write of a
+ * thread-local atomic, which it does understand. The data these fences
+ * order is all accessed through atomics, so the sanitizer still checks
+ * every plain access to item memory.
+ */
+#ifdef CC_TSAN
+static inline void cc_fence(memory_order order)
+{
+	static _Thread_local _Atomic int fence_word;
+
+	atomic_fetch_add_explicit(&fence_word, 0, order);
+}
+#else
+#define cc_fence(order) atomic_thread_fence(order)
+#endif
+
+#define cc_likely(x) __builtin_expect(!!(x), 1)
+#define cc_unlikely(x) __builtin_expect(!!(x), 0)
+
+/* Always on: control paths and invariants whose failure means corruption. */
+#define CC_ASSERT(cond)                                                     \
+	do {                                                                \
+		if (cc_unlikely(!(cond))) {                                  \
+			fprintf(stderr, "corecache: assertion failed: %s " \
+				"(%s:%d)\n", #cond, __FILE__, __LINE__);   \
+			abort();                                            \
+		}                                                           \
+	} while (0)
+
+/* Hot paths: checked in debug builds, type-checked but free in release. */
+#ifdef CC_DEBUG
+#define CC_DEBUG_ASSERT(cond) CC_ASSERT(cond)
+#else
+#define CC_DEBUG_ASSERT(cond) ((void)sizeof(!(cond)))
+#endif
+
+/*
+ * Bucket: 64 bytes, one cache line.
+ *
+ *   0      4          14          24                              64
+ *   +------+-----------+-----------+-------------------------------+
+ *   | word | tag[10]   | loc_hi[10]| loc_lo[10] (u32 each)         |
+ *   +------+-----------+-----------+-------------------------------+
+ *
+ * word:  bit 0 lock, bits 1..23 version (a seqlock), bits 24..31 the
+ *        number of items whose primary bucket this is but which live in
+ *        their secondary bucket (lookups skip the secondary when it is 0).
+ * tag:   8 hash bits of the item in that slot; 0 = empty slot.
+ * loc:   location, hi byte and lo word apart so each is a plain atomic.
+ *
+ * Readers never write a bucket. Writers lock it; a reader that saw the
+ * word change (or odd) retries.
+ */
+struct cc_bucket {
+	_Atomic uint32_t word;
+	_Atomic uint8_t tag[CC_BUCKET_SLOTS];
+	_Atomic uint8_t loc_hi[CC_BUCKET_SLOTS];
+	_Atomic uint32_t loc_lo[CC_BUCKET_SLOTS];
+};
+static_assert(sizeof(struct cc_bucket) == 64, "a bucket is one cache line");
+
+#define CC_WORD_LOCK 1u
+#define CC_WORD_VERSION_MASK 0x00fffffeu
+#define CC_WORD_OVF_SHIFT 24
+
+/*
+ * Item, byte aligned inside a segment:
+ *
+ *   byte 0   info: bits 0-1 hit counter, 2 has flags, 3 has expiry,
+ *            4 has cas, 5-6 value-length bytes minus one, 7 dead
+ *   byte 1   key length
+ *   1-4 B    value length, little endian
+ *   [4 B flags] [4 B expiry] [8 B cas]     only when present
+ *   key, then value
+ *
+ * The info byte is the only part ever written after publication: readers
+ * bump the hit counter, writers set the dead bit when they replace or
+ * remove the item. Both use relaxed atomics on that byte alone.
+ * Without an explicit CAS, an item's CAS is its segment's cas_base plus
+ * its offset: unique per version at no cost in bytes.
+ */
+#define CC_ITEM_FREQ_MASK 0x03u
+#define CC_ITEM_HAS_FLAGS 0x04u
+#define CC_ITEM_HAS_EXPIRY 0x08u
+#define CC_ITEM_HAS_CAS 0x10u
+#define CC_ITEM_VLEN_SHIFT 5
+#define CC_ITEM_DEAD 0x80u
+#define CC_ITEM_HEADER_MAX (2 + 4 + 4 + 4 + 8)
+
+struct cc_item {
+	uint8_t info;
+	uint8_t key_len;
+	uint32_t value_len;
+	uint32_t flags;
+	uint32_t expiry;
+	uint64_t cas;     /* explicit CAS, valid if info has CC_ITEM_HAS_CAS */
+	const uint8_t *key;
+	const uint8_t *value;
+	uint32_t size;    /* header + key + value */
+};
+
+enum cc_seg_state {
+	CC_SEG_FREE,
+	CC_SEG_OPEN,      /* owned by one thread, appended to */
+	CC_SEG_SEALED,    /* full, queued in its TTL class */
+	CC_SEG_DRAINING,  /* being emptied by eviction or expiry */
+	CC_SEG_RETIRED,   /* empty, waiting for a grace period and refs */
+};
+
+/* Segment header. Written by the owner while OPEN, by the pool (under
+ * pool_lock) otherwise; readers only read cas_base and flush_epoch, which
+ * are set before any item of the segment is published. */
+struct cc_seg {
+	_Atomic uint32_t refs;       /* zero-copy references */
+	uint32_t write_offset;
+	uint64_t cas_base;
+	uint64_t retire_epoch;
+	uint64_t seal_seq;
+	uint32_t expire_at;          /* latest item expiry; 0 = never */
+	uint32_t flush_epoch;
+	int32_t prev, next;          /* queue links, pool_lock */
+	uint8_t state;
+	uint8_t ttl_class;
+};
+
+/* Per-thread counters: written only by the owner (relaxed load + store,
+ * no lock prefix), read by anyone. Gauges are kept as wrapping deltas. */
+struct cc_counters {
+#define CC_COUNTER_FIELD(name, help) _Atomic uint64_t name;
+	CC_STATS(CC_COUNTER_FIELD)
+#undef CC_COUNTER_FIELD
+};
+
+struct cc_thread {
+	/* Last global epoch seen at a quiescent point; UINT64_MAX offline.
+	 * Alone on its line: the reclaimer polls it. */
+	_Atomic uint64_t qs_epoch;
+	char pad0[CC_CACHE_LINE - sizeof(uint64_t)];
+
+	struct cc_cache *cache;
+	unsigned id;
+	uint32_t now;
+	int32_t open_seg[CC_TTL_CLASSES];
+	struct cc_counters counters;
+} __attribute__((aligned(CC_CACHE_LINE)));
+
+struct cc_seg_queue {
+	int32_t head, tail;
+	uint32_t count;
+};
+
+struct cc_cache {
+	/* Read-mostly, shared by every thread. */
+	struct cc_bucket *index;
+	uint64_t index_mask;
+	unsigned index_power;
+	uint8_t *region;
+	size_t region_bytes;
+	bool region_hugetlb;
+	struct cc_seg *segs;
+	uint32_t nsegs;
+	unsigned seg_shift;
+	uint32_t seg_size;
+	uint32_t item_max;
+	size_t memory_limit;
+	uint32_t free_low;           /* evict ahead below this many free */
+	uint32_t (*clock)(void *arg);
+	void *clock_arg;
+	unsigned max_threads;
+
+	/* Written rarely. */
+	_Atomic uint32_t flush_epoch __attribute__((aligned(CC_CACHE_LINE)));
+	_Atomic uint32_t flush_at;   /* pending delayed flush; 0 none */
+	_Atomic uint64_t cas_next;
+
+	/* QSBR: bumped once per retired batch. */
+	_Atomic uint64_t epoch __attribute__((aligned(CC_CACHE_LINE)));
+
+	/* Segment pool; taken once per segment, never per request. */
+	pthread_mutex_t pool_lock __attribute__((aligned(CC_CACHE_LINE)));
+	int32_t free_head;
+	_Atomic uint32_t free_count;
+	struct cc_seg_queue sealed[CC_TTL_CLASSES];
+	struct cc_seg_queue retired;
+	uint64_t seal_seq;
+	struct cc_thread **threads;  /* max_threads slots, pool_lock */
+	struct cc_counters departed; /* counters of unregistered threads */
+};
+
+/* ---- relaxed single-writer counters ---- */
+
+static inline void cc_count(_Atomic uint64_t *counter, uint64_t delta)
+{
+	atomic_store_explicit(counter,
+			      atomic_load_explicit(counter, memory_order_relaxed) + delta,
+			      memory_order_relaxed);
+}
+
+/* ---- locations ---- */
+
+static inline uint64_t cc_loc_make(const struct cc_cache *c, uint32_t seg,
+				   uint32_t offset)
+{
+	return ((uint64_t)seg << c->seg_shift) | offset;
+}
+
+static inline uint32_t cc_loc_seg(const struct cc_cache *c, uint64_t loc)
+{
+	return (uint32_t)(loc >> c->seg_shift);
+}
+
+static inline uint32_t cc_loc_offset(const struct cc_cache *c, uint64_t loc)
+{
+	return (uint32_t)(loc & (c->seg_size - 1));
+}
+
+static inline uint8_t *cc_loc_ptr(const struct cc_cache *c, uint64_t loc)
+{
+	return c->region + ((size_t)cc_loc_seg(c, loc) << c->seg_shift) +
+	       cc_loc_offset(c, loc);
+}
+
+/* ---- items ---- */
+
+static inline _Atomic uint8_t *cc_item_info(uint8_t *p)
+{
+	return (_Atomic uint8_t *)p;
+}
+
+static inline unsigned cc_vlen_bytes(uint32_t value_len)
+{
+	return value_len < (1u << 8) ? 1 : value_len < (1u << 16) ? 2 :
+	       value_len < (1u << 24) ? 3 : 4;
+}
+
+static inline uint32_t cc_item_size(uint8_t key_len, uint32_t value_len,
+				    bool has_flags, bool has_expiry,
+				    bool has_cas)
+{
+	return 2 + cc_vlen_bytes(value_len) + (has_flags ? 4 : 0) +
+	       (has_expiry ? 4 : 0) + (has_cas ? 8 : 0) + key_len + value_len;
+}
+
+/* Decodes the header at p. Only the info byte may change concurrently. */
+static inline void cc_item_decode(const uint8_t *p, struct cc_item *it)
+{
+	uint8_t info = atomic_load_explicit(cc_item_info((uint8_t *)p),
+					    memory_order_relaxed);
+	unsigned vb = ((info >> CC_ITEM_VLEN_SHIFT) & 3) + 1;
+	const uint8_t *q = p + 2;
+	uint32_t vlen = 0;
+
+	for (unsigned i = 0; i < vb; i++)
+		vlen |= (uint32_t)q[i] << (8 * i);
+	q += vb;
+	it->info = info;
+	it->key_len = p[1];
+	it->value_len = vlen;
+	it->flags = 0;
+	it->expiry = 0;
+	it->cas = 0;
+	if (info & CC_ITEM_HAS_FLAGS) {
+		memcpy(&it->flags, q, 4);
+		q += 4;
+	}
+	if (info & CC_ITEM_HAS_EXPIRY) {
+		memcpy(&it->expiry, q, 4);
+		q += 4;
+	}
+	if (info & CC_ITEM_HAS_CAS) {
+		memcpy(&it->cas, q, 8);
+		q += 8;
+	}
+	it->key = q;
+	it->value = q + it->key_len;
+	it->size = (uint32_t)(it->value + vlen - p);
+}
+
+/* Key bytes of the item at p, without decoding the rest. */
+static inline const uint8_t *cc_item_key(const uint8_t *p, uint8_t *key_len)
+{
+	uint8_t info = atomic_load_explicit(cc_item_info((uint8_t *)p),
+					    memory_order_relaxed);
+	unsigned skip = 2 + ((info >> CC_ITEM_VLEN_SHIFT) & 3) + 1;
+
+	skip += (info & CC_ITEM_HAS_FLAGS) ? 4 : 0;
+	skip += (info & CC_ITEM_HAS_EXPIRY) ? 4 : 0;
+	skip += (info & CC_ITEM_HAS_CAS) ? 8 : 0;
+	*key_len = p[1];
+	return p + skip;
+}
+
+static inline uint64_t cc_item_cas(const struct cc_cache *c, uint64_t loc,
+				   const struct cc_item *it)
+{
+	if (it->info & CC_ITEM_HAS_CAS)
+		return it->cas;
+	return c->segs[cc_loc_seg(c, loc)].cas_base + cc_loc_offset(c, loc) + 1;
+}
+
+/* ---- hashing into the index ---- */
+
+struct cc_hashed {
+	uint64_t hash;
+	uint64_t primary;
+	uint64_t secondary;
+	uint8_t tag;
+};
+
+void cc_hash_key(const struct cc_cache *c, const void *key, size_t key_len,
+		 struct cc_hashed *out);
+
+/* ---- index.c ---- */
+
+/* Lock-free lookup. Returns the location of the item with this key, or 0
+ * (no live location is 0: offset 0 of segment 0 holds an item, so the
+ * engine never hands that out, see segment.c). */
+uint64_t cc_index_find(struct cc_cache *c, const struct cc_hashed *h,
+		       const void *key, uint8_t key_len);
+
+/* Prefetches what cc_index_find will touch first: the primary bucket;
+ * then, once it has arrived, the items its matching tags point at. */
+void cc_index_prefetch(const struct cc_cache *c, const struct cc_hashed *h);
+void cc_index_prefetch_items(const struct cc_cache *c, const struct cc_hashed *h);
+
+/* Writer side: both buckets of h locked for the duration. */
+struct cc_index_lock {
+	struct cc_bucket *primary, *secondary;  /* secondary may equal primary */
+};
+
+void cc_index_lock(struct cc_cache *c, const struct cc_hashed *h,
+		   struct cc_index_lock *lk);
+void cc_index_unlock(struct cc_index_lock *lk);
+
+/* With the lock held: the location for key, or 0. */
+uint64_t cc_index_find_locked(struct cc_cache *c, const struct cc_hashed *h,
+			      const struct cc_index_lock *lk, const void *key,
+			      uint8_t key_len);
+
+/* With the lock held: points key (which is at old_loc, or absent when
+ * old_loc is 0) at new_loc. *dropped_loc gets the location of an item
+ * pushed out because both buckets were full, or 0. */
+void cc_index_put_locked(struct cc_cache *c, const struct cc_hashed *h,
+			 const struct cc_index_lock *lk, uint64_t old_loc,
+			 uint64_t new_loc, uint64_t *dropped_loc);
+
+/* With the lock held: removes the slot holding loc. Returns whether it
+ * was there. */
+bool cc_index_remove_locked(struct cc_cache *c, const struct cc_hashed *h,
+			    const struct cc_index_lock *lk, uint64_t loc);
+
+/* With the lock held: replaces loc by new_loc if present. */
+bool cc_index_move_locked(struct cc_cache *c, const struct cc_hashed *h,
+			  const struct cc_index_lock *lk, uint64_t loc,
+			  uint64_t new_loc);
+
+/* ---- segment.c ---- */
+
+int cc_segments_init(struct cc_cache *c, const struct cc_params *p);
+void cc_segments_deinit(struct cc_cache *c);
+
+/* Reserves size bytes for an item expiring at expiry in one of t's open
+ * segments. On success *loc is the new item's location. -ENOMEM if no
+ * segment can be had now. */
+int cc_seg_append(struct cc_thread *t, uint32_t size, uint32_t expiry,
+		  uint64_t *loc);
+
+/* Seals t's open segments (thread leaving). */
+void cc_seg_release_open(struct cc_thread *t);
+
+/* Drops expired and flushed segments, evicts ahead, reclaims; bounded. */
+void cc_seg_maintain(struct cc_thread *t);
+
+/* Whether the item at loc still belongs to the current flush generation. */
+static inline bool cc_seg_flushed(const struct cc_cache *c, uint64_t loc)
+{
+	return c->segs[cc_loc_seg(c, loc)].flush_epoch !=
+	       atomic_load_explicit(&c->flush_epoch, memory_order_relaxed);
+}
+
+/* Item accounting when an item leaves the index; shared by engine and
+ * eviction so gauges stay consistent. */
+void cc_item_unlinked(struct cc_thread *t, const uint8_t *item_ptr);
+
+/* ---- qsbr.c ---- */
+
+/* Starts a grace period; memory retired now may be reused once every
+ * online thread has a quiescent point with epoch >= the value returned. */
+uint64_t cc_qsbr_retire(struct cc_cache *c);
+
+/* Smallest epoch any online thread has reported; UINT64_MAX if none.
+ * Caller holds pool_lock (the thread table is stable). */
+uint64_t cc_qsbr_min(struct cc_cache *c);
+
+#endif

@@ -1,0 +1,589 @@
+/*
+ * Segments: where items live, and how memory comes back.
+ *
+ * Memory is one region of equal segments; the memory limit is a count of
+ * them, so item memory can never exceed it. Each thread appends to its own
+ * open segment per TTL class: items with close expiry times share
+ * segments, which then expire whole (proactive expiry), and appends need
+ * no atomics. A full segment is sealed into its class's FIFO queue.
+ *
+ * Eviction takes the oldest CC_EVICT_BATCH sealed segments at once. Items
+ * that were hit since they were written are copied into one fresh segment
+ * (a merge), the rest leave the index, and the emptied segments retire.
+ * A retired segment is reused only after every online thread has passed a
+ * quiescent point (so no reader still looks at it) and no zero-copy
+ * reference pins it.
+ *
+ * pool_lock guards the free list and the queues. It is taken once per
+ * segment opened, sealed or reclaimed, never per request; the per-item
+ * work of eviction runs outside it.
+ */
+#include <errno.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "cache_internal.h"
+
+#define CC_HUGEPAGE_SIZE (2u << 20)
+
+/* Upper bounds of remaining TTL for classes 1..CC_TTL_CLASSES-1; class 0
+ * holds items that never expire. */
+static const uint32_t ttl_class_bound[CC_TTL_CLASSES - 1] = {
+	60, 300, 1800, 7200, 43200, 259200, UINT32_MAX,
+};
+
+static unsigned ttl_class(uint32_t expiry, uint32_t now)
+{
+	uint32_t remaining = expiry > now ? expiry - now : 0;
+	unsigned k = 0;
+
+	if (expiry == 0)
+		return 0;
+	while (remaining > ttl_class_bound[k])
+		k++;
+	return k + 1;
+}
+
+static void queue_init(struct cc_seg_queue *q)
+{
+	q->head = q->tail = -1;
+	q->count = 0;
+}
+
+static void queue_push(struct cc_cache *c, struct cc_seg_queue *q, int32_t id)
+{
+	struct cc_seg *s = &c->segs[id];
+
+	s->next = -1;
+	s->prev = q->tail;
+	if (q->tail >= 0)
+		c->segs[q->tail].next = id;
+	else
+		q->head = id;
+	q->tail = id;
+	q->count++;
+}
+
+static void queue_remove(struct cc_cache *c, struct cc_seg_queue *q, int32_t id)
+{
+	struct cc_seg *s = &c->segs[id];
+
+	if (s->prev >= 0)
+		c->segs[s->prev].next = s->next;
+	else
+		q->head = s->next;
+	if (s->next >= 0)
+		c->segs[s->next].prev = s->prev;
+	else
+		q->tail = s->prev;
+	s->prev = s->next = -1;
+	q->count--;
+}
+
+static size_t round_up(size_t n, size_t to)
+{
+	return (n + to - 1) / to * to;
+}
+
+static int region_map(struct cc_cache *c, bool try_hugetlb)
+{
+	void *p = MAP_FAILED;
+
+	if (try_hugetlb) {
+		size_t bytes = round_up(c->region_bytes, CC_HUGEPAGE_SIZE);
+
+		p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+		if (p != MAP_FAILED) {
+			c->region_bytes = bytes;
+			c->region_hugetlb = true;
+		}
+	}
+	if (p == MAP_FAILED) {
+		p = mmap(NULL, c->region_bytes, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p == MAP_FAILED)
+			return -ENOMEM;
+		/* Transparent huge pages when hugetlbfs has none: fewer TLB
+		 * misses on random item reads. Advisory, so failure is fine. */
+		(void)madvise(p, c->region_bytes, MADV_HUGEPAGE);
+	}
+	c->region = p;
+	return 0;
+}
+
+int cc_segments_init(struct cc_cache *c, const struct cc_params *p)
+{
+	size_t largest = (size_t)CC_ITEM_HEADER_MAX + CC_KEY_MAX + p->item_max;
+	size_t seg_size = p->segment_size;
+	size_t nsegs;
+	int rc;
+
+	if (p->item_max == 0 || p->item_max > (1u << 30))
+		return -EINVAL;
+	if (seg_size == 0) {
+		seg_size = 1u << 20;
+		while (seg_size < largest)
+			seg_size <<= 1;
+	}
+	if ((seg_size & (seg_size - 1)) != 0 || seg_size < largest ||
+	    seg_size > (1u << 31))
+		return -EINVAL;
+	nsegs = p->memory_limit / seg_size;
+	c->seg_size = (uint32_t)seg_size;
+	c->seg_shift = (unsigned)__builtin_ctzl(seg_size);
+	if (nsegs < CC_MIN_SEGMENTS ||
+	    nsegs >= (1ull << (CC_LOC_BITS - c->seg_shift)))
+		return -EINVAL;
+	c->nsegs = (uint32_t)nsegs;
+	c->item_max = (uint32_t)p->item_max;
+	c->memory_limit = p->memory_limit;
+	c->region_bytes = nsegs * seg_size + CC_REGION_GUARD;
+
+	rc = region_map(c, p->hugepages);
+	if (rc < 0)
+		return rc;
+	c->segs = calloc(nsegs, sizeof(*c->segs));
+	if (c->segs == NULL) {
+		munmap(c->region, c->region_bytes);
+		return -ENOMEM;
+	}
+	rc = pthread_mutex_init(&c->pool_lock, NULL);
+	if (rc != 0) {
+		free(c->segs);
+		munmap(c->region, c->region_bytes);
+		return -rc;
+	}
+	for (uint32_t i = 0; i < c->nsegs; i++) {
+		c->segs[i].state = CC_SEG_FREE;
+		c->segs[i].prev = -1;
+		c->segs[i].next = i + 1 < c->nsegs ? (int32_t)i + 1 : -1;
+	}
+	c->free_head = 0;
+	atomic_init(&c->free_count, c->nsegs);
+	for (unsigned k = 0; k < CC_TTL_CLASSES; k++)
+		queue_init(&c->sealed[k]);
+	queue_init(&c->retired);
+	c->free_low = c->nsegs / 8;
+	if (c->free_low > CC_EVICT_BATCH + 2)
+		c->free_low = CC_EVICT_BATCH + 2;
+	if (c->free_low < 2)
+		c->free_low = 2;
+	atomic_init(&c->cas_next, 1);
+	return 0;
+}
+
+void cc_segments_deinit(struct cc_cache *c)
+{
+	pthread_mutex_destroy(&c->pool_lock);
+	free(c->segs);
+	munmap(c->region, c->region_bytes);
+}
+
+/* pool_lock held: retired segments past their grace period and unpinned
+ * go back to the free list. */
+static void reclaim_locked(struct cc_cache *c)
+{
+	uint64_t safe;
+	int32_t id;
+
+	if (c->retired.count == 0)
+		return;
+	safe = cc_qsbr_min(c);
+	id = c->retired.head;
+	while (id >= 0) {
+		struct cc_seg *s = &c->segs[id];
+		int32_t next = s->next;
+
+		/* acquire: the last cc_ref_put's reads of the value happen
+		 * before the segment is written again. */
+		if (s->retire_epoch <= safe &&
+		    atomic_load_explicit(&s->refs, memory_order_acquire) == 0) {
+			queue_remove(c, &c->retired, id);
+			s->state = CC_SEG_FREE;
+			s->next = c->free_head;
+			c->free_head = id;
+			atomic_fetch_add_explicit(&c->free_count, 1,
+						  memory_order_relaxed);
+		}
+		id = next;
+	}
+}
+
+/* pool_lock held: a free segment, or -1. */
+static int32_t free_pop_locked(struct cc_cache *c)
+{
+	int32_t id = c->free_head;
+
+	if (id < 0)
+		return -1;
+	c->free_head = c->segs[id].next;
+	c->segs[id].next = -1;
+	atomic_fetch_sub_explicit(&c->free_count, 1, memory_order_relaxed);
+	return id;
+}
+
+/* Prepares a popped segment for appending. */
+static void seg_start(struct cc_cache *c, int32_t id, unsigned ttl_class_id)
+{
+	struct cc_seg *s = &c->segs[id];
+
+	s->state = CC_SEG_OPEN;
+	/* Location 0 means "none" in the index, so segment 0 skips a byte. */
+	s->write_offset = id == 0 ? 1 : 0;
+	s->cas_base = atomic_fetch_add_explicit(&c->cas_next, c->seg_size,
+						memory_order_relaxed);
+	s->expire_at = 0;
+	s->flush_epoch = atomic_load_explicit(&c->flush_epoch,
+					      memory_order_relaxed);
+	s->ttl_class = (uint8_t)ttl_class_id;
+}
+
+static void seal_locked(struct cc_cache *c, int32_t id)
+{
+	struct cc_seg *s = &c->segs[id];
+
+	s->state = CC_SEG_SEALED;
+	s->seal_seq = ++c->seal_seq;
+	queue_push(c, &c->sealed[s->ttl_class], id);
+}
+
+static void seal(struct cc_cache *c, int32_t id)
+{
+	pthread_mutex_lock(&c->pool_lock);
+	seal_locked(c, id);
+	pthread_mutex_unlock(&c->pool_lock);
+}
+
+static bool seg_dead(const struct cc_cache *c, const struct cc_seg *s,
+		     uint32_t now)
+{
+	return s->flush_epoch != atomic_load_explicit(&c->flush_epoch,
+						      memory_order_relaxed) ||
+	       (s->expire_at != 0 && s->expire_at <= now);
+}
+
+/*
+ * pool_lock held: takes up to CC_EVICT_BATCH sealed segments to drain.
+ * Dead ones (all expired or flushed) at a queue head come first; with
+ * dead_only, nothing else. Otherwise the queue whose head is oldest.
+ */
+static unsigned pick_batch_locked(struct cc_cache *c, uint32_t now,
+				  bool dead_only, int32_t *batch, bool *dead)
+{
+	int best = -1;
+	unsigned n = 0;
+
+	for (unsigned k = 0; k < CC_TTL_CLASSES; k++) {
+		int32_t id = c->sealed[k].head;
+
+		while (id >= 0 && n < CC_EVICT_BATCH &&
+		       seg_dead(c, &c->segs[id], now)) {
+			int32_t next = c->segs[id].next;
+
+			queue_remove(c, &c->sealed[k], id);
+			c->segs[id].state = CC_SEG_DRAINING;
+			batch[n++] = id;
+			id = next;
+		}
+	}
+	if (n > 0 || dead_only) {
+		*dead = true;
+		return n;
+	}
+	*dead = false;
+	for (unsigned k = 0; k < CC_TTL_CLASSES; k++) {
+		int32_t id = c->sealed[k].head;
+
+		if (id >= 0 && (best < 0 || c->segs[id].seal_seq <
+					    c->segs[c->sealed[best].head].seal_seq))
+			best = (int)k;
+	}
+	if (best < 0)
+		return 0;
+	while (n < CC_EVICT_BATCH && c->sealed[best].head >= 0) {
+		int32_t id = c->sealed[best].head;
+
+		queue_remove(c, &c->sealed[best], id);
+		c->segs[id].state = CC_SEG_DRAINING;
+		batch[n++] = id;
+	}
+	return n;
+}
+
+void cc_item_unlinked(struct cc_thread *t, const uint8_t *item_ptr)
+{
+	struct cc_item it;
+
+	cc_item_decode(item_ptr, &it);
+	atomic_fetch_or_explicit(cc_item_info((uint8_t *)item_ptr), CC_ITEM_DEAD,
+				 memory_order_relaxed);
+	cc_count(&t->counters.curr_items, (uint64_t)-1);
+	cc_count(&t->counters.curr_bytes, -(uint64_t)it.size);
+}
+
+/* Bytes that the merge destination takes; the smallest hit count whose
+ * items fit decides who stays. */
+static unsigned keep_threshold(struct cc_cache *c, const int32_t *batch,
+			       unsigned n, uint32_t room)
+{
+	uint64_t bytes_at[CC_ITEM_FREQ_MASK + 1] = { 0 };
+	uint64_t kept = 0;
+	unsigned thr;
+
+	for (unsigned b = 0; b < n; b++) {
+		const struct cc_seg *s = &c->segs[batch[b]];
+		const uint8_t *base = c->region + ((size_t)batch[b] << c->seg_shift);
+
+		for (uint32_t off = batch[b] == 0 ? 1 : 0; off < s->write_offset;) {
+			struct cc_item it;
+
+			cc_item_decode(base + off, &it);
+			if (!(it.info & CC_ITEM_DEAD))
+				bytes_at[it.info & CC_ITEM_FREQ_MASK] += it.size + 8;
+			off += it.size;
+		}
+	}
+	for (thr = CC_ITEM_FREQ_MASK + 1; thr > 1; thr--) {
+		if (kept + bytes_at[thr - 1] > room)
+			break;
+		kept += bytes_at[thr - 1];
+	}
+	/* Even the hottest do not all fit: keep the hottest until full. */
+	return thr > CC_ITEM_FREQ_MASK ? CC_ITEM_FREQ_MASK : thr;
+}
+
+/*
+ * Copies a kept item into the merge segment with its CAS made explicit
+ * (a merge must not change it) and its hit counter cleared. Returns the
+ * new location, or 0 if it does not fit.
+ */
+static uint64_t merge_copy(struct cc_cache *c, int32_t dest, uint64_t loc,
+			   const struct cc_item *it)
+{
+	struct cc_seg *d = &c->segs[dest];
+	bool had_cas = it->info & CC_ITEM_HAS_CAS;
+	uint32_t size = it->size + (had_cas ? 0 : 8);
+	uint8_t *out = c->region + ((size_t)dest << c->seg_shift) + d->write_offset;
+	const uint8_t *src = cc_loc_ptr(c, loc);
+	uint64_t cas = cc_item_cas(c, loc, it);
+	uint32_t fixed = 2 + ((it->info >> CC_ITEM_VLEN_SHIFT) & 3) + 1 +
+			 ((it->info & CC_ITEM_HAS_FLAGS) ? 4 : 0) +
+			 ((it->info & CC_ITEM_HAS_EXPIRY) ? 4 : 0);
+	uint8_t *q;
+
+	if (d->write_offset + size > c->seg_size)
+		return 0;
+	memcpy(out + 1, src + 1, fixed - 1);
+	out[0] = (uint8_t)((it->info & ~(CC_ITEM_FREQ_MASK | CC_ITEM_DEAD)) |
+			   CC_ITEM_HAS_CAS);
+	q = out + fixed;
+	memcpy(q, &cas, 8);
+	q += 8;
+	memcpy(q, it->key, (size_t)it->key_len + it->value_len);
+	if (it->expiry > d->expire_at)
+		d->expire_at = it->expiry;
+	uint64_t new_loc = cc_loc_make(c, (uint32_t)dest, d->write_offset);
+	d->write_offset += size;
+	return new_loc;
+}
+
+/*
+ * Empties the segments of a batch: every item still indexed there either
+ * moves to dest (hit count >= thr) or leaves the index. Runs without
+ * pool_lock; the batch belongs to this thread alone.
+ */
+static void drain(struct cc_thread *t, const int32_t *batch, unsigned n,
+		  int32_t dest, unsigned thr, bool dead)
+{
+	struct cc_cache *c = t->cache;
+	uint32_t now = t->now;
+
+	for (unsigned b = 0; b < n; b++) {
+		const struct cc_seg *s = &c->segs[batch[b]];
+
+		for (uint32_t off = batch[b] == 0 ? 1 : 0; off < s->write_offset;) {
+			uint64_t loc = cc_loc_make(c, (uint32_t)batch[b], off);
+			struct cc_item it;
+			struct cc_hashed h;
+			struct cc_index_lock lk;
+			uint64_t new_loc = 0;
+			bool expired;
+
+			cc_item_decode(cc_loc_ptr(c, loc), &it);
+			off += it.size;
+			if (it.info & CC_ITEM_DEAD)
+				continue;
+			expired = dead || cc_seg_flushed(c, loc) ||
+				  (it.expiry != 0 && it.expiry <= now);
+			if (!expired && dest >= 0 &&
+			    (it.info & CC_ITEM_FREQ_MASK) >= thr)
+				new_loc = merge_copy(c, dest, loc, &it);
+			cc_hash_key(c, it.key, it.key_len, &h);
+			cc_index_lock(c, &h, &lk);
+			if (new_loc != 0 && cc_index_move_locked(c, &h, &lk, loc, new_loc)) {
+				cc_index_unlock(&lk);
+				cc_count(&t->counters.merged_items, 1);
+				cc_count(&t->counters.curr_bytes,
+					 (uint64_t)(cc_item_size(it.key_len, it.value_len,
+								 it.info & CC_ITEM_HAS_FLAGS,
+								 it.info & CC_ITEM_HAS_EXPIRY,
+								 true) - it.size));
+				continue;
+			}
+			if (cc_index_remove_locked(c, &h, &lk, loc)) {
+				cc_item_unlinked(t, cc_loc_ptr(c, loc));
+				cc_count(expired ? &t->counters.expirations
+						 : &t->counters.evictions, 1);
+			}
+			cc_index_unlock(&lk);
+			if (new_loc != 0)
+				atomic_fetch_or_explicit(cc_item_info(cc_loc_ptr(c, new_loc)),
+							 CC_ITEM_DEAD, memory_order_relaxed);
+		}
+	}
+}
+
+/*
+ * Drains one batch. Returns whether anything was drained. dead_only limits
+ * it to segments whose items all expired or were flushed.
+ */
+static bool evict_batch(struct cc_thread *t, bool dead_only)
+{
+	struct cc_cache *c = t->cache;
+	int32_t batch[CC_EVICT_BATCH];
+	int32_t dest = -1;
+	unsigned n, thr = CC_ITEM_FREQ_MASK + 1;
+	bool dead;
+	uint64_t epoch;
+
+	pthread_mutex_lock(&c->pool_lock);
+	n = pick_batch_locked(c, t->now, dead_only, batch, &dead);
+	if (n > 1 && !dead)
+		dest = free_pop_locked(c);
+	pthread_mutex_unlock(&c->pool_lock);
+	if (n == 0) {
+		if (dest >= 0)
+			CC_ASSERT(!"merge destination without a batch");
+		return false;
+	}
+	if (dest >= 0) {
+		seg_start(c, dest, c->segs[batch[0]].ttl_class);
+		thr = keep_threshold(c, batch, n, c->seg_size - c->segs[dest].write_offset);
+	}
+	drain(t, batch, n, dest, thr, dead);
+
+	pthread_mutex_lock(&c->pool_lock);
+	epoch = cc_qsbr_retire(c);
+	for (unsigned b = 0; b < n; b++) {
+		c->segs[batch[b]].state = CC_SEG_RETIRED;
+		c->segs[batch[b]].retire_epoch = epoch;
+		queue_push(c, &c->retired, batch[b]);
+	}
+	if (dest >= 0)
+		seal_locked(c, dest);
+	reclaim_locked(c);
+	pthread_mutex_unlock(&c->pool_lock);
+	cc_count(dead ? &t->counters.segments_expired
+		      : &t->counters.segments_evicted, n);
+	return true;
+}
+
+/* A fresh segment for t's class, evicting if the pool runs low. */
+static int seg_open(struct cc_thread *t, unsigned ttl_class_id, int32_t *out)
+{
+	struct cc_cache *c = t->cache;
+	int32_t id;
+
+	for (unsigned attempt = 0;; attempt++) {
+		pthread_mutex_lock(&c->pool_lock);
+		reclaim_locked(c);
+		id = free_pop_locked(c);
+		pthread_mutex_unlock(&c->pool_lock);
+		if (id >= 0)
+			break;
+		if (attempt >= 2 || !evict_batch(t, false)) {
+			cc_count(&t->counters.out_of_memory, 1);
+			return -ENOMEM;
+		}
+	}
+	seg_start(c, id, ttl_class_id);
+	/* Evict ahead so that retired segments finish their grace period
+	 * before anyone needs them. */
+	if (atomic_load_explicit(&c->free_count, memory_order_relaxed) < c->free_low)
+		evict_batch(t, false);
+	*out = id;
+	return 0;
+}
+
+int cc_seg_append(struct cc_thread *t, uint32_t size, uint32_t expiry,
+		  uint64_t *loc)
+{
+	struct cc_cache *c = t->cache;
+	unsigned k = ttl_class(expiry, t->now);
+	int32_t id = t->open_seg[k];
+	struct cc_seg *s;
+
+	if (id >= 0) {
+		s = &c->segs[id];
+		if (s->write_offset + size > c->seg_size ||
+		    s->flush_epoch != atomic_load_explicit(&c->flush_epoch,
+							   memory_order_relaxed)) {
+			seal(c, id);
+			t->open_seg[k] = id = -1;
+		}
+	}
+	if (id < 0) {
+		int rc = seg_open(t, k, &id);
+
+		if (rc < 0)
+			return rc;
+		t->open_seg[k] = id;
+	}
+	s = &c->segs[id];
+	*loc = cc_loc_make(c, (uint32_t)id, s->write_offset);
+	s->write_offset += size;
+	if (expiry > s->expire_at)
+		s->expire_at = expiry;
+	return 0;
+}
+
+void cc_seg_release_open(struct cc_thread *t)
+{
+	for (unsigned k = 0; k < CC_TTL_CLASSES; k++) {
+		if (t->open_seg[k] >= 0) {
+			seal(t->cache, t->open_seg[k]);
+			t->open_seg[k] = -1;
+		}
+	}
+}
+
+void cc_seg_maintain(struct cc_thread *t)
+{
+	struct cc_cache *c = t->cache;
+
+	/* Bounded: a few batches of dead segments, then one batch of
+	 * eviction ahead if the pool is low. */
+	for (unsigned i = 0; i < 4; i++)
+		if (!evict_batch(t, true))
+			break;
+	if (atomic_load_explicit(&c->free_count, memory_order_relaxed) < c->free_low)
+		evict_batch(t, false);
+	pthread_mutex_lock(&c->pool_lock);
+	reclaim_locked(c);
+	pthread_mutex_unlock(&c->pool_lock);
+}
+
+void cc_ref_get(struct cc_thread *t, const struct cc_view *v)
+{
+	atomic_fetch_add_explicit(&t->cache->segs[v->segment].refs, 1,
+				  memory_order_relaxed);
+}
+
+void cc_ref_put(struct cc_cache *c, const struct cc_view *v)
+{
+	/* release: reads of the value happen before the reclaimer's
+	 * acquire load sees the count drop. */
+	atomic_fetch_sub_explicit(&c->segs[v->segment].refs, 1,
+				  memory_order_release);
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs everything corecache's build, tests and benchmarks need on Debian 12.
+# Idempotent and non-interactive: packages already present are left alone, and
+# the package index is refreshed only when something is missing.
+set -euo pipefail
+
+packages=(
+  build-essential meson ninja-build pkg-config
+  clang libclang-rt-14-dev
+  libdpdk-dev dpdk
+  liburing-dev libjemalloc-dev libcmocka-dev libnuma-dev libxxhash-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+echo "install-deps: installing ${missing[*]}"
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

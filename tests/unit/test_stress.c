@@ -1,0 +1,923 @@
+/*
+ * Multi-threaded stress tests of the corecache engine.
+ *
+ * Writers and readers share 1000 keys in a cache so small (1 MiB) that
+ * eviction and segment reuse never stop. Every value is a sequence of
+ * self-checking records, so a reader can tell a torn, mixed or reused
+ * value from a good one whatever mix of set, append and prepend produced
+ * it:
+ *
+ *   0        4        6        8         12                 len-4   len
+ *   +--------+--------+--------+---------+--------------------+------+
+ *   | len    | key    | writer | seq     | payload(key,w,seq) | fnv  |
+ *   +--------+--------+--------+---------+--------------------+------+
+ *   u32 LE    u16 LE   u16 LE   u32 LE                          u32 LE
+ *
+ * fnv is FNV-1a over bytes [0, len-4). A value is valid when it splits
+ * exactly into such records, each for the key it was read under, and the
+ * view's flags equal the key index (every writer stores them so; append
+ * and prepend keep them).
+ *
+ * Worker threads never call cmocka assertions (they unwind with longjmp
+ * and are not thread-safe): they count, and the main thread asserts.
+ * The amount of work is a fixed operation count, smaller under
+ * ThreadSanitizer; CC_STRESS_OPS overrides the per-writer count.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "corecache.h"
+
+#if defined(__SANITIZE_THREAD__)
+#define STRESS_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define STRESS_TSAN 1
+#endif
+#endif
+
+#ifdef STRESS_TSAN
+#define STRESS_DEFAULT_OPS 100000u
+#else
+#define STRESS_DEFAULT_OPS 1000000u
+#endif
+
+#define NKEYS 1000u
+#define REC_MIN 16u
+#define REC_MAX 2000u
+#define BULK_MAX 48u
+#define ENOMEM_RETRIES 1000000ul
+
+#define STRESS_LIMIT   ((size_t)1 << 20)
+#define STRESS_ITEMMAX ((size_t)8 << 10)
+#define STRESS_SEGMENT ((size_t)32 << 10)
+
+struct shared {
+	struct cc_cache *c;
+	unsigned long ops;           /* per writer */
+	unsigned long flush_every;   /* writer 0 flushes every so many ops */
+	atomic_uint writers_done;
+	atomic_bool pinned;          /* ref test: writers may start */
+};
+
+struct worker {
+	struct shared *sh;
+	unsigned id;
+	unsigned long verified;      /* views checked and found good */
+	unsigned long mismatches;    /* views found bad */
+	unsigned long errors;        /* unexpected return codes */
+	unsigned long enomem;        /* transient -ENOMEM, retried */
+	unsigned long stores;
+	char first_problem[200];
+};
+
+/* The cache a plain (unregistered) helper thread works on. */
+static struct cc_cache *stress_cache;
+
+/* ---- values ---- */
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+	p[2] = (unsigned char)(v >> 16);
+	p[3] = (unsigned char)(v >> 24);
+}
+
+static void put_u16(unsigned char *p, uint16_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static uint16_t get_u16(const unsigned char *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t fnv1a(const unsigned char *p, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+static unsigned char payload_byte(unsigned key, unsigned writer,
+				  uint32_t seq, size_t i)
+{
+	return (unsigned char)(seq * 31u + key * 7u + writer * 131u +
+			       (unsigned)i * 13u + (unsigned)(i >> 8));
+}
+
+static void make_record(unsigned char *buf, uint32_t len, unsigned key,
+			unsigned writer, uint32_t seq)
+{
+	put_u32(buf, len);
+	put_u16(buf + 4, (uint16_t)key);
+	put_u16(buf + 6, (uint16_t)writer);
+	put_u32(buf + 8, seq);
+	for (uint32_t i = 12; i < len - 4; i++)
+		buf[i] = payload_byte(key, writer, seq, i);
+	put_u32(buf + len - 4, fnv1a(buf, len - 4));
+}
+
+/* NULL when the view is a valid value of key, else what is wrong. */
+static const char *check_value(const struct cc_view *v, unsigned key)
+{
+	const unsigned char *p = v->value;
+	size_t off = 0;
+
+	if (v->flags != key)
+		return "flags differ from the key index";
+	if (v->value_len < REC_MIN)
+		return "value shorter than one record";
+	while (off < v->value_len) {
+		const unsigned char *r = p + off;
+		uint32_t len, seq;
+		unsigned writer;
+
+		if (v->value_len - off < REC_MIN)
+			return "trailing bytes after the last record";
+		len = get_u32(r);
+		if (len < REC_MIN || len > REC_MAX || len > v->value_len - off)
+			return "record length out of range";
+		if (get_u16(r + 4) != key)
+			return "record of another key";
+		if (get_u32(r + len - 4) != fnv1a(r, len - 4))
+			return "checksum mismatch";
+		writer = get_u16(r + 6);
+		seq = get_u32(r + 8);
+		for (uint32_t i = 12; i < len - 4; i++)
+			if (r[i] != payload_byte(key, writer, seq, i))
+				return "payload differs";
+		off += len;
+	}
+	return NULL;
+}
+
+/* ---- worker helpers ---- */
+
+static const int64_t stress_ttls[8] = { 0, 0, 0, 0, 1, 2, 3600, 100000 };
+
+static uint64_t rng_next(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*s = x;
+	return x;
+}
+
+static void key_name(char *buf, size_t size, unsigned k, size_t *len)
+{
+	int n = snprintf(buf, size, "stress:%04u", k);
+
+	*len = (size_t)n;
+}
+
+static void problem(struct worker *w, const char *what, unsigned key,
+		    int rc)
+{
+	if (w->first_problem[0] == '\0')
+		snprintf(w->first_problem, sizeof(w->first_problem),
+			 "thread %u key %u: %s (rc %d)", w->id, key, what, rc);
+}
+
+static void verify(struct worker *w, const struct cc_view *v, unsigned key)
+{
+	const char *bad = check_value(v, key);
+
+	if (bad == NULL) {
+		w->verified++;
+		return;
+	}
+	w->mismatches++;
+	problem(w, bad, key, 0);
+}
+
+/* cc_store, retrying a transient -ENOMEM after a quiescent point. */
+static int store_retry(struct worker *w, struct cc_thread *t,
+		       const struct cc_store_req *r)
+{
+	for (unsigned long i = 0; i < ENOMEM_RETRIES; i++) {
+		int rc = cc_store(t, r, NULL);
+
+		cc_thread_quiescent(t);
+		if (rc != -ENOMEM) {
+			if (rc == 0)
+				w->stores++;
+			return rc;
+		}
+		w->enomem++;
+		sched_yield();
+	}
+	return -ENOMEM;
+}
+
+/* One random writer operation on key k; counts codes it did not expect. */
+static void write_one(struct worker *w, struct cc_thread *t, uint64_t *rng,
+		      uint32_t seq, unsigned char *buf)
+{
+	unsigned k = (unsigned)(rng_next(rng) % NKEYS);
+	unsigned op = (unsigned)(rng_next(rng) % 100);
+	uint32_t len = REC_MIN + (uint32_t)(rng_next(rng) %
+					    (REC_MAX - REC_MIN + 1));
+	struct cc_store_req r;
+	struct cc_view v;
+	char key[32];
+	size_t klen;
+	int rc;
+
+	key_name(key, sizeof(key), k, &klen);
+	make_record(buf, len, k, w->id, seq);
+	memset(&r, 0, sizeof(r));
+	r.key = key;
+	r.key_len = klen;
+	r.value = buf;
+	r.value_len = len;
+	r.flags = k;
+	/* Mostly no TTL; some expire within the test (real clock), some
+	 * much later: items of several TTL classes share the pool. */
+	r.exptime = stress_ttls[rng_next(rng) % 8];
+
+	if (op < 55) {
+		r.mode = CC_SET;
+	} else if (op < 67) {
+		r.mode = CC_APPEND;
+	} else if (op < 75) {
+		r.mode = CC_PREPEND;
+	} else if (op < 80) {
+		r.mode = CC_ADD;
+	} else if (op < 90) {
+		rc = cc_delete(t, key, klen, 0);
+		cc_thread_quiescent(t);
+		if (rc != 0 && rc != -ENOENT) {
+			w->errors++;
+			problem(w, "delete failed", k, rc);
+		}
+		return;
+	} else {
+		rc = cc_get(t, key, klen, &v);
+		if (rc == 0) {
+			verify(w, &v, k);
+			r.cas = v.cas;
+		}
+		cc_thread_quiescent(t);
+		if (rc == -ENOENT)
+			return;
+		if (rc != 0) {
+			w->errors++;
+			problem(w, "get failed", k, rc);
+			return;
+		}
+		r.mode = CC_CAS;
+	}
+
+	rc = store_retry(w, t, &r);
+	if (rc == -E2BIG && (r.mode == CC_APPEND || r.mode == CC_PREPEND)) {
+		r.mode = CC_SET;
+		rc = store_retry(w, t, &r);
+	}
+	if (rc == 0 || (rc == -ENOENT && r.mode != CC_SET &&
+			r.mode != CC_ADD) ||
+	    (rc == -EEXIST && r.mode == CC_ADD) ||
+	    (rc == -ESTALE && r.mode == CC_CAS))
+		return;
+	w->errors++;
+	problem(w, "store failed", k, rc);
+}
+
+static void *writer_main(void *arg)
+{
+	struct worker *w = arg;
+	struct shared *sh = w->sh;
+	unsigned char *buf = malloc(REC_MAX);
+	uint64_t rng = 0x1234567ull + w->id * 0x9e3779b97f4a7c15ull;
+	struct cc_thread *t;
+	int rc;
+
+	while (!atomic_load_explicit(&sh->pinned, memory_order_acquire))
+		sched_yield();
+	rc = cc_thread_register(sh->c, &t);
+	if (rc != 0 || buf == NULL) {
+		w->errors++;
+		problem(w, "register or malloc failed", 0, rc);
+		free(buf);
+		atomic_fetch_add(&sh->writers_done, 1);
+		return NULL;
+	}
+	for (unsigned long i = 0; i < sh->ops; i++) {
+		write_one(w, t, &rng, (uint32_t)i, buf);
+		/* Now and then everything goes at once, under the readers. */
+		if (sh->flush_every != 0 && w->id == 0 &&
+		    i % sh->flush_every == sh->flush_every - 1) {
+			cc_flush(t, 0);
+			cc_thread_quiescent(t);
+		}
+	}
+	cc_thread_unregister(t);
+	free(buf);
+	atomic_fetch_add_explicit(&sh->writers_done, 1, memory_order_release);
+	return NULL;
+}
+
+static void read_single(struct worker *w, struct cc_thread *t, uint64_t *rng)
+{
+	unsigned k = (unsigned)(rng_next(rng) % NKEYS);
+	struct cc_view v;
+	char key[32];
+	size_t klen;
+	int rc;
+
+	key_name(key, sizeof(key), k, &klen);
+	/* Now and then a gat, which rewrites the item from its old copy. */
+	if (rng_next(rng) % 16 == 0)
+		rc = cc_get_touch(t, key, klen, 0, &v);
+	else
+		rc = cc_get(t, key, klen, &v);
+	if (rc == 0)
+		verify(w, &v, k);
+	else if (rc == -ENOMEM)  /* gat writes: transient, like a store */
+		w->enomem++;
+	else if (rc != -ENOENT) {
+		w->errors++;
+		problem(w, "get failed", k, rc);
+	}
+	cc_thread_quiescent(t);
+}
+
+static void read_bulk(struct worker *w, struct cc_thread *t, uint64_t *rng)
+{
+	unsigned n = 1 + (unsigned)(rng_next(rng) % BULK_MAX);
+	struct cc_key keys[BULK_MAX];
+	struct cc_view views[BULK_MAX];
+	int results[BULK_MAX];
+	unsigned idx[BULK_MAX];
+	char names[BULK_MAX][32];
+	unsigned hits, counted = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		idx[i] = (unsigned)(rng_next(rng) % NKEYS);
+		key_name(names[i], sizeof(names[i]), idx[i], &keys[i].len);
+		keys[i].data = names[i];
+	}
+	hits = cc_get_bulk(t, n, keys, views, results);
+	for (unsigned i = 0; i < n; i++) {
+		if (results[i] == 0) {
+			counted++;
+			verify(w, &views[i], idx[i]);
+		} else if (results[i] != -ENOENT) {
+			w->errors++;
+			problem(w, "bulk result", idx[i], results[i]);
+		}
+	}
+	cc_thread_quiescent(t);
+	if (hits != counted) {
+		w->errors++;
+		problem(w, "bulk hit count differs from results", 0,
+			(int)hits);
+	}
+}
+
+static void *reader_main(void *arg)
+{
+	struct worker *w = arg;
+	struct shared *sh = w->sh;
+	uint64_t rng = 0xabcdef12345ull + w->id * 0x2545f4914f6cdd1dull;
+	struct cc_thread *t;
+	int rc = cc_thread_register(sh->c, &t);
+
+	if (rc != 0) {
+		w->errors++;
+		problem(w, "register failed", 0, rc);
+		return NULL;
+	}
+	/* Read until every writer is done, and at least a minimum. */
+	for (unsigned long i = 0;
+	     i < sh->ops / 4 ||
+	     atomic_load_explicit(&sh->writers_done, memory_order_acquire) < 2;
+	     i++) {
+		if (rng_next(&rng) & 1)
+			read_single(w, t, &rng);
+		else
+			read_bulk(w, t, &rng);
+		if (w->id == 2 && i % 64 == 0) {
+			cc_maintain(t);
+			cc_thread_quiescent(t);
+		}
+		if (i % 512 == 511) {
+			cc_thread_offline(t);
+			sched_yield();
+			cc_thread_online(t);
+		}
+	}
+	cc_thread_unregister(t);
+	return NULL;
+}
+
+/* ---- main-thread helpers ---- */
+
+static unsigned long ops_per_writer(void)
+{
+	const char *env = getenv("CC_STRESS_OPS");
+
+	if (env != NULL && *env != '\0')
+		return strtoul(env, NULL, 10);
+	return STRESS_DEFAULT_OPS;
+}
+
+static void create_cache(struct shared *sh)
+{
+	struct cc_params p;
+
+	cc_params_init(&p);
+	p.memory_limit = STRESS_LIMIT;
+	p.item_max = STRESS_ITEMMAX;
+	p.segment_size = STRESS_SEGMENT;
+	p.max_threads = 8;
+	p.hugepages = false;
+	memset(sh, 0, sizeof(*sh));
+	assert_int_equal(cc_create(&p, &sh->c), 0);
+	sh->ops = ops_per_writer();
+	atomic_init(&sh->writers_done, 0);
+	atomic_init(&sh->pinned, false);
+}
+
+/* Every key is absent or valid, checked from a thread of its own. */
+static void check_all_keys(struct shared *sh, struct worker *w)
+{
+	struct cc_thread *t;
+	char key[32];
+	size_t klen;
+
+	assert_int_equal(cc_thread_register(sh->c, &t), 0);
+	for (unsigned k = 0; k < NKEYS; k++) {
+		struct cc_view v;
+		int rc;
+
+		key_name(key, sizeof(key), k, &klen);
+		rc = cc_get(t, key, klen, &v);
+		if (rc == 0)
+			verify(w, &v, k);
+		else
+			assert_int_equal(rc, -ENOENT);
+		cc_thread_quiescent(t);
+	}
+	cc_thread_unregister(t);
+}
+
+static void report(const struct worker *w, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		print_message("  thread %u: verified %lu mismatches %lu "
+			      "errors %lu enomem %lu stores %lu\n",
+			      w[i].id, w[i].verified, w[i].mismatches,
+			      w[i].errors, w[i].enomem, w[i].stores);
+		if (w[i].first_problem[0] != '\0')
+			print_message("    first problem: %s\n",
+				      w[i].first_problem);
+	}
+}
+
+/* ---- tests ---- */
+
+static void test_readers_writers(void **state)
+{
+	struct shared sh;
+	struct worker w[5];
+	pthread_t th[4];
+	struct cc_stats s;
+	unsigned long verified = 0, bad = 0, errors = 0, stores = 0;
+
+	(void)state;
+	create_cache(&sh);
+	memset(w, 0, sizeof(w));
+	for (unsigned i = 0; i < 5; i++) {
+		w[i].sh = &sh;
+		w[i].id = i;
+	}
+	sh.flush_every = sh.ops / 8 + 1;
+	atomic_store(&sh.pinned, true);
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&th[i], NULL,
+						i < 2 ? writer_main
+						      : reader_main,
+						&w[i]), 0);
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	check_all_keys(&sh, &w[4]);
+	report(w, 5);
+
+	cc_stats_read(sh.c, &s);
+	print_message("  segments_evicted %" PRIu64 " evictions %" PRIu64
+		      " merged %" PRIu64 " out_of_memory %" PRIu64
+		      " curr_items %" PRIu64 "\n", s.segments_evicted,
+		      s.evictions, s.merged_items, s.out_of_memory,
+		      s.curr_items);
+	for (unsigned i = 0; i < 5; i++) {
+		verified += w[i].verified;
+		bad += w[i].mismatches;
+		errors += w[i].errors;
+		stores += w[i].stores;
+	}
+	assert_int_equal(bad, 0);
+	assert_int_equal(errors, 0);
+	assert_true(verified > 0);
+	assert_true(w[2].verified > 0 && w[3].verified > 0);
+	assert_true(stores > sh.ops);
+	assert_true(s.segments_evicted > 0);
+	assert_true(s.curr_items <= NKEYS);
+	assert_true((s.segments_total - s.segments_free) * s.segment_size <=
+		    s.limit_bytes);
+	cc_destroy(sh.c);
+}
+
+static void *put_ref_main(void *arg)
+{
+	const struct cc_view *v = arg;
+
+	/* cc_ref_put from a thread that never registered. */
+	cc_ref_put(stress_cache, v);
+	return NULL;
+}
+
+/* Pins a view, returning a private copy of its bytes. */
+static unsigned char *pin(struct worker *w, struct cc_thread *t,
+			  unsigned k, struct cc_view *v)
+{
+	unsigned char *copy;
+	char key[32];
+	size_t klen;
+	int rc;
+
+	key_name(key, sizeof(key), k, &klen);
+	rc = cc_get(t, key, klen, v);
+	if (rc != 0) {
+		w->errors++;
+		problem(w, "pin: get failed", k, rc);
+		return NULL;
+	}
+	verify(w, v, k);
+	copy = malloc(v->value_len);
+	if (copy != NULL)
+		memcpy(copy, v->value, v->value_len);
+	cc_ref_get(t, v);
+	return copy;
+}
+
+static void check_pinned(struct worker *w, const struct cc_view *v,
+			 const unsigned char *copy, unsigned k)
+{
+	if (copy != NULL && memcmp(v->value, copy, v->value_len) == 0) {
+		verify(w, v, k);
+		return;
+	}
+	w->mismatches++;
+	problem(w, "pinned bytes changed", k, 0);
+}
+
+static void test_ref_across_churn(void **state)
+{
+	struct shared sh;
+	struct worker w[3];
+	pthread_t th[2];
+	struct cc_thread *t;
+	struct cc_view va, vb;
+	unsigned char *ca, *cb, buf[REC_MAX];
+	struct cc_stats s0, s1;
+	uint64_t rng = 77;
+	unsigned long quiescent = 0;
+
+	(void)state;
+	create_cache(&sh);
+	memset(w, 0, sizeof(w));
+	for (unsigned i = 0; i < 3; i++) {
+		w[i].sh = &sh;
+		w[i].id = i;
+	}
+	for (unsigned i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, writer_main,
+						&w[i]), 0);
+
+	/* This thread seeds two keys and pins them: A twice, B once. */
+	assert_int_equal(cc_thread_register(sh.c, &t), 0);
+	for (unsigned k = 0; k < 2; k++) {
+		struct cc_store_req r;
+		char key[32];
+		size_t klen;
+
+		key_name(key, sizeof(key), k, &klen);
+		make_record(buf, 1500 + k, k, 2, k);
+		memset(&r, 0, sizeof(r));
+		r.mode = CC_SET;
+		r.key = key;
+		r.key_len = klen;
+		r.value = buf;
+		r.value_len = 1500 + k;
+		r.flags = k;
+		assert_int_equal(store_retry(&w[2], t, &r), 0);
+	}
+	ca = pin(&w[2], t, 0, &va);
+	cb = pin(&w[2], t, 1, &vb);
+	assert_non_null(ca);
+	assert_non_null(cb);
+	cc_ref_get(t, &va);
+	cc_thread_quiescent(t);
+	cc_stats_read(sh.c, &s0);
+	atomic_store_explicit(&sh.pinned, true, memory_order_release);
+
+	/* Pass many quiescent points while the writers churn. */
+	while (atomic_load_explicit(&sh.writers_done, memory_order_acquire) <
+	       2) {
+		read_single(&w[2], t, &rng);
+		quiescent++;
+		if (quiescent % 256 == 0) {
+			check_pinned(&w[2], &va, ca, 0);
+			check_pinned(&w[2], &vb, cb, 1);
+		}
+		sched_yield();
+	}
+	for (unsigned i = 0; i < 2; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	check_pinned(&w[2], &va, ca, 0);
+	check_pinned(&w[2], &vb, cb, 1);
+	cc_ref_put(sh.c, &vb);
+	cc_ref_put(sh.c, &va);
+
+	/* A keeps one reference: churn alone, then check it again. */
+	sh.ops = 8 * STRESS_LIMIT / 1000;
+	for (unsigned long i = 0; i < sh.ops; i++)
+		write_one(&w[2], t, &rng, (uint32_t)i, buf);
+	check_pinned(&w[2], &va, ca, 0);
+	stress_cache = sh.c;
+	assert_int_equal(pthread_create(&th[0], NULL, put_ref_main, &va), 0);
+	assert_int_equal(pthread_join(th[0], NULL), 0);
+	for (unsigned long i = 0; i < sh.ops; i++)
+		write_one(&w[2], t, &rng, (uint32_t)(i + sh.ops), buf);
+	cc_stats_read(sh.c, &s1);
+	cc_thread_unregister(t);
+	report(w, 3);
+	print_message("  quiescent points while pinned %lu, segments "
+		      "evicted meanwhile %" PRIu64 " of %" PRIu64 "\n",
+		      quiescent, s1.segments_evicted - s0.segments_evicted,
+		      s1.segments_total);
+
+	for (unsigned i = 0; i < 3; i++) {
+		assert_int_equal(w[i].mismatches, 0);
+		assert_int_equal(w[i].errors, 0);
+	}
+	assert_true(w[2].verified > 0);
+	assert_true(quiescent > 0);
+	/* The pool turned over more than twice around the pinned ones. */
+	assert_true(s1.segments_evicted - s0.segments_evicted >
+		    2 * s1.segments_total);
+	free(ca);
+	free(cb);
+	cc_destroy(sh.c);
+}
+
+/* ---- read-modify-write atomicity ---- */
+
+#define RMW_THREADS 4u
+#define RMW_APPENDS 100u
+#define LOG_KEY 0u
+
+static const char ctr_key[] = "rmw:incr";
+static const char cas_key[] = "rmw:cas";
+static const char log_key[] = "rmw:log";
+
+/* Capped so that every version fits the cache: no eviction may hide a
+ * lost update. */
+static unsigned long rmw_iterations(void)
+{
+	unsigned long n = ops_per_writer() / 15 + 1;
+
+	return n < 100000 ? n : 100000;
+}
+
+/* Adds one to cas_key with gets + cas, retrying when another thread won. */
+static void cas_increment(struct worker *w, struct cc_thread *t)
+{
+	for (;;) {
+		struct cc_store_req r;
+		struct cc_view v;
+		char num[32];
+		unsigned long long n;
+		int rc = cc_get(t, cas_key, sizeof(cas_key) - 1, &v);
+		size_t len;
+
+		if (rc != 0 || v.value_len == 0 || v.value_len >= sizeof(num)) {
+			cc_thread_quiescent(t);
+			w->errors++;
+			problem(w, "cas counter unreadable", 1, rc);
+			return;
+		}
+		memcpy(num, v.value, v.value_len);
+		num[v.value_len] = '\0';
+		n = strtoull(num, NULL, 10);
+		len = (size_t)snprintf(num, sizeof(num), "%llu", n + 1);
+		memset(&r, 0, sizeof(r));
+		r.mode = CC_CAS;
+		r.key = cas_key;
+		r.key_len = sizeof(cas_key) - 1;
+		r.value = num;
+		r.value_len = len;
+		r.cas = v.cas;
+		cc_thread_quiescent(t);
+		rc = store_retry(w, t, &r);
+		if (rc == 0)
+			return;
+		if (rc != -ESTALE) {
+			w->errors++;
+			problem(w, "cas store failed", 1, rc);
+			return;
+		}
+	}
+}
+
+static void *rmw_main(void *arg)
+{
+	struct worker *w = arg;
+	struct shared *sh = w->sh;
+	unsigned char rec[REC_MIN];
+	struct cc_thread *t;
+	int rc = cc_thread_register(sh->c, &t);
+
+	if (rc != 0) {
+		w->errors++;
+		problem(w, "register failed", 0, rc);
+		return NULL;
+	}
+	for (unsigned long i = 0; i < sh->ops; i++) {
+		uint64_t n;
+
+		do {
+			rc = cc_arith(t, ctr_key, sizeof(ctr_key) - 1, false, 1,
+				      &n, NULL);
+			cc_thread_quiescent(t);
+		} while (rc == -ENOMEM);
+		if (rc != 0) {
+			w->errors++;
+			problem(w, "incr failed", 0, rc);
+		}
+		cas_increment(w, t);
+		if (i < RMW_APPENDS) {
+			struct cc_store_req r;
+
+			make_record(rec, REC_MIN, LOG_KEY, w->id, (uint32_t)i);
+			memset(&r, 0, sizeof(r));
+			r.mode = CC_APPEND;
+			r.key = log_key;
+			r.key_len = sizeof(log_key) - 1;
+			r.value = rec;
+			r.value_len = REC_MIN;
+			rc = store_retry(w, t, &r);
+			if (rc != 0) {
+				w->errors++;
+				problem(w, "append failed", LOG_KEY, rc);
+			}
+		}
+	}
+	cc_thread_unregister(t);
+	return NULL;
+}
+
+static uint64_t read_number(struct cc_thread *t, const char *key)
+{
+	struct cc_view v;
+	char num[32];
+
+	assert_int_equal(cc_get(t, key, strlen(key), &v), 0);
+	assert_true(v.value_len > 0 && v.value_len < sizeof(num));
+	memcpy(num, v.value, v.value_len);
+	num[v.value_len] = '\0';
+	cc_thread_quiescent(t);
+	return strtoull(num, NULL, 10);
+}
+
+/* The log holds every append exactly once, each writer's in order. */
+static void check_log(struct cc_thread *t, struct worker *w)
+{
+	uint32_t next[RMW_THREADS + 1] = { 0 };
+	const unsigned char *p;
+	struct cc_view v;
+
+	assert_int_equal(cc_get(t, log_key, sizeof(log_key) - 1, &v), 0);
+	verify(w, &v, LOG_KEY);
+	assert_int_equal(w->mismatches, 0);
+	assert_int_equal(v.value_len, (RMW_THREADS * RMW_APPENDS + 1) * REC_MIN);
+	p = v.value;
+	for (uint32_t off = 0; off < v.value_len; off += REC_MIN) {
+		unsigned writer = get_u16(p + off + 6);
+
+		assert_true(writer <= RMW_THREADS);
+		assert_int_equal(get_u32(p + off + 8), next[writer]);
+		next[writer]++;
+	}
+	cc_thread_quiescent(t);
+}
+
+static void test_atomic_updates(void **state)
+{
+	struct shared sh;
+	struct worker w[RMW_THREADS + 1];
+	pthread_t th[RMW_THREADS];
+	unsigned char rec[REC_MIN];
+	struct cc_store_req r;
+	struct cc_params p;
+	struct cc_thread *t;
+	struct cc_stats s;
+
+	(void)state;
+	/* Room for every version: nothing is evicted, so every update
+	 * must be in the final values. */
+	cc_params_init(&p);
+	p.memory_limit = (size_t)32 << 20;
+	p.item_max = (size_t)64 << 10;
+	p.segment_size = (size_t)256 << 10;
+	p.max_threads = 8;
+	p.hugepages = false;
+	memset(&sh, 0, sizeof(sh));
+	assert_int_equal(cc_create(&p, &sh.c), 0);
+	sh.ops = rmw_iterations();
+	memset(w, 0, sizeof(w));
+	for (unsigned i = 0; i <= RMW_THREADS; i++) {
+		w[i].sh = &sh;
+		w[i].id = i;
+	}
+
+	assert_int_equal(cc_thread_register(sh.c, &t), 0);
+	memset(&r, 0, sizeof(r));
+	r.mode = CC_SET;
+	r.key = ctr_key;
+	r.key_len = sizeof(ctr_key) - 1;
+	r.value = "0";
+	r.value_len = 1;
+	assert_int_equal(cc_store(t, &r, NULL), 0);
+	r.key = cas_key;
+	r.key_len = sizeof(cas_key) - 1;
+	assert_int_equal(cc_store(t, &r, NULL), 0);
+	make_record(rec, REC_MIN, LOG_KEY, RMW_THREADS, 0);
+	r.key = log_key;
+	r.key_len = sizeof(log_key) - 1;
+	r.value = rec;
+	r.value_len = REC_MIN;
+	assert_int_equal(cc_store(t, &r, NULL), 0);
+	cc_thread_offline(t);
+
+	for (unsigned i = 0; i < RMW_THREADS; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, rmw_main, &w[i]),
+				 0);
+	for (unsigned i = 0; i < RMW_THREADS; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	report(w, RMW_THREADS);
+	for (unsigned i = 0; i < RMW_THREADS; i++)
+		assert_int_equal(w[i].errors, 0);
+
+	cc_thread_online(t);
+	cc_stats_read(sh.c, &s);
+	assert_int_equal(s.evictions, 0);
+	assert_int_equal(s.index_evictions, 0);
+	assert_int_equal(read_number(t, ctr_key), RMW_THREADS * sh.ops);
+	assert_int_equal(read_number(t, cas_key), RMW_THREADS * sh.ops);
+	assert_int_equal(s.cas_hits, RMW_THREADS * sh.ops);
+	assert_int_equal(s.incr_hits, RMW_THREADS * sh.ops);
+	check_log(t, &w[RMW_THREADS]);
+	cc_thread_unregister(t);
+	cc_destroy(sh.c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_readers_writers),
+		cmocka_unit_test(test_ref_across_churn),
+		cmocka_unit_test(test_atomic_updates),
+	};
+
+	return cmocka_run_group_tests_name("stress", tests, NULL, NULL);
+}
