@@ -247,7 +247,10 @@ void cc_ref_put(struct cc_cache *c, const struct cc_view *v);
 
 /* ---- Introspection (any thread) ---- */
 
-/* Sums the per-thread counters. Never blocks an operation. */
+/* Sums the per-thread counters without stopping them. Takes the segment
+ * pool lock for the duration of the sum (the thread table must not change
+ * under it), so it may delay a thread that is opening a segment by that
+ * long, never one that is reading. */
 void cc_stats_read(struct cc_cache *c, struct cc_stats *out);
 
 /* Now, on the cache's clock (Unix seconds). */

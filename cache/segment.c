@@ -322,14 +322,22 @@ void cc_item_unlinked(struct cc_thread *t, const uint8_t *item_ptr)
 	cc_count(&t->counters.curr_bytes, -(uint64_t)it.size);
 }
 
-/* Bytes that the merge destination takes; the smallest hit count whose
- * items fit decides who stays. */
-static unsigned keep_threshold(struct cc_cache *c, const int32_t *batch,
-			       unsigned n, uint32_t room)
+/*
+ * Who stays in a merge: hit counts from the top down, as long as a whole
+ * level fits in the room left (levels >= full); then the next level down
+ * (partial) fills what room remains. Items never hit are never kept.
+ */
+struct keep_rule {
+	unsigned full;
+	unsigned partial;  /* 0: none */
+};
+
+static struct keep_rule keep_rule_for(struct cc_cache *c, const int32_t *batch,
+				      unsigned n, uint32_t room)
 {
 	uint64_t bytes_at[CC_ITEM_FREQ_MASK + 1] = { 0 };
 	uint64_t kept = 0;
-	unsigned thr;
+	unsigned level;
 
 	for (unsigned b = 0; b < n; b++) {
 		const struct cc_seg *s = &c->segs[batch[b]];
@@ -344,13 +352,12 @@ static unsigned keep_threshold(struct cc_cache *c, const int32_t *batch,
 			off += it.size;
 		}
 	}
-	for (thr = CC_ITEM_FREQ_MASK + 1; thr > 1; thr--) {
-		if (kept + bytes_at[thr - 1] > room)
+	for (level = CC_ITEM_FREQ_MASK; level >= 1; level--) {
+		if (kept + bytes_at[level] > room)
 			break;
-		kept += bytes_at[thr - 1];
+		kept += bytes_at[level];
 	}
-	/* Even the hottest do not all fit: keep the hottest until full. */
-	return thr > CC_ITEM_FREQ_MASK ? CC_ITEM_FREQ_MASK : thr;
+	return (struct keep_rule){ .full = level + 1, .partial = level };
 }
 
 /*
@@ -388,58 +395,86 @@ static uint64_t merge_copy(struct cc_cache *c, int32_t dest, uint64_t loc,
 	return new_loc;
 }
 
-/*
- * Empties the segments of a batch: every item still indexed there either
- * moves to dest (hit count >= thr) or leaves the index. Runs without
- * pool_lock; the batch belongs to this thread alone.
- */
-static void drain(struct cc_thread *t, const int32_t *batch, unsigned n,
-		  int32_t dest, unsigned thr, bool dead)
+/* One item of a draining segment: kept (copied to dest and re-pointed)
+ * or unlinked. */
+static void drain_item(struct cc_thread *t, uint64_t loc,
+		       const struct cc_item *it, int32_t dest, bool keep,
+		       bool expired)
 {
 	struct cc_cache *c = t->cache;
-	uint32_t now = t->now;
+	struct cc_hashed h;
+	struct cc_index_lock lk;
+	uint64_t new_loc = 0;
 
-	for (unsigned b = 0; b < n; b++) {
-		const struct cc_seg *s = &c->segs[batch[b]];
+	/* The copy is made before locking: bucket locks are never held
+	 * while a value is copied. */
+	if (keep)
+		new_loc = merge_copy(c, dest, loc, it);
+	cc_hash_key(c, it->key, it->key_len, &h);
+	cc_index_lock(c, &h, &lk);
+	if (new_loc != 0 && cc_index_move_locked(c, &h, &lk, loc, new_loc)) {
+		cc_index_unlock(&lk);
+		/* Settled: the second pass of drain must not see it again. */
+		atomic_fetch_or_explicit(cc_item_info(cc_loc_ptr(c, loc)),
+					 CC_ITEM_DEAD, memory_order_relaxed);
+		cc_count(&t->counters.merged_items, 1);
+		cc_count(&t->counters.curr_bytes,
+			 (uint64_t)(cc_item_size(it->key_len, it->value_len,
+						 it->info & CC_ITEM_HAS_FLAGS,
+						 it->info & CC_ITEM_HAS_EXPIRY,
+						 true) - it->size));
+		return;
+	}
+	if (cc_index_remove_locked(c, &h, &lk, loc)) {
+		cc_item_unlinked(t, cc_loc_ptr(c, loc));
+		cc_count(expired ? &t->counters.expirations : &t->counters.evictions, 1);
+	}
+	cc_index_unlock(&lk);
+	if (new_loc != 0)
+		atomic_fetch_or_explicit(cc_item_info(cc_loc_ptr(c, new_loc)),
+					 CC_ITEM_DEAD, memory_order_relaxed);
+}
 
-		for (uint32_t off = batch[b] == 0 ? 1 : 0; off < s->write_offset;) {
-			uint64_t loc = cc_loc_make(c, (uint32_t)batch[b], off);
-			struct cc_item it;
-			struct cc_hashed h;
-			struct cc_index_lock lk;
-			uint64_t new_loc = 0;
-			bool expired;
+/*
+ * Empties the segments of a batch in two passes: the first settles every
+ * item but those of the partial level, so that hotter items get the merge
+ * room first; the second settles everything still unsettled, giving what
+ * room is left to the partial level. Settled items carry the dead bit, so
+ * an item whose hit count a reader bumped between the passes is still
+ * settled exactly once, and none stays indexed in a retired segment.
+ * Runs without pool_lock; the batch belongs to this thread alone.
+ */
+static void drain(struct cc_thread *t, const int32_t *batch, unsigned n,
+		  int32_t dest, struct keep_rule rule, bool dead)
+{
+	struct cc_cache *c = t->cache;
 
-			cc_item_decode(cc_loc_ptr(c, loc), &it);
-			off += it.size;
-			if (it.info & CC_ITEM_DEAD)
-				continue;
-			expired = dead || cc_seg_flushed(c, loc) ||
-				  (it.expiry != 0 && it.expiry <= now);
-			if (!expired && dest >= 0 &&
-			    (it.info & CC_ITEM_FREQ_MASK) >= thr)
-				new_loc = merge_copy(c, dest, loc, &it);
-			cc_hash_key(c, it.key, it.key_len, &h);
-			cc_index_lock(c, &h, &lk);
-			if (new_loc != 0 && cc_index_move_locked(c, &h, &lk, loc, new_loc)) {
-				cc_index_unlock(&lk);
-				cc_count(&t->counters.merged_items, 1);
-				cc_count(&t->counters.curr_bytes,
-					 (uint64_t)(cc_item_size(it.key_len, it.value_len,
-								 it.info & CC_ITEM_HAS_FLAGS,
-								 it.info & CC_ITEM_HAS_EXPIRY,
-								 true) - it.size));
-				continue;
+	for (unsigned pass = 0; pass < 2; pass++) {
+		for (unsigned b = 0; b < n; b++) {
+			const struct cc_seg *s = &c->segs[batch[b]];
+
+			for (uint32_t off = batch[b] == 0 ? 1 : 0; off < s->write_offset;) {
+				uint64_t loc = cc_loc_make(c, (uint32_t)batch[b], off);
+				struct cc_item it;
+				unsigned freq;
+				bool expired;
+
+				cc_item_decode(cc_loc_ptr(c, loc), &it);
+				off += it.size;
+				if (it.info & CC_ITEM_DEAD)
+					continue;
+				freq = it.info & CC_ITEM_FREQ_MASK;
+				expired = dead || cc_seg_flushed(c, loc) ||
+					  (it.expiry != 0 && it.expiry <= t->now);
+				bool partial = !expired && rule.partial != 0 &&
+					       freq == rule.partial;
+				if (pass == 0 && partial)
+					continue;
+				drain_item(t, loc, &it, dest,
+					   dest >= 0 && !expired &&
+					   (freq >= rule.full || partial),
+					   expired);
 			}
-			if (cc_index_remove_locked(c, &h, &lk, loc)) {
-				cc_item_unlinked(t, cc_loc_ptr(c, loc));
-				cc_count(expired ? &t->counters.expirations
-						 : &t->counters.evictions, 1);
-			}
-			cc_index_unlock(&lk);
-			if (new_loc != 0)
-				atomic_fetch_or_explicit(cc_item_info(cc_loc_ptr(c, new_loc)),
-							 CC_ITEM_DEAD, memory_order_relaxed);
 		}
 	}
 }
@@ -453,7 +488,8 @@ static bool evict_batch(struct cc_thread *t, bool dead_only)
 	struct cc_cache *c = t->cache;
 	int32_t batch[CC_EVICT_BATCH];
 	int32_t dest = -1;
-	unsigned n, thr = CC_ITEM_FREQ_MASK + 1;
+	struct keep_rule rule = { .full = CC_ITEM_FREQ_MASK + 1, .partial = 0 };
+	unsigned n;
 	bool dead;
 	uint64_t epoch;
 
@@ -469,9 +505,10 @@ static bool evict_batch(struct cc_thread *t, bool dead_only)
 	}
 	if (dest >= 0) {
 		seg_start(c, dest, c->segs[batch[0]].ttl_class);
-		thr = keep_threshold(c, batch, n, c->seg_size - c->segs[dest].write_offset);
+		rule = keep_rule_for(c, batch, n,
+				     c->seg_size - c->segs[dest].write_offset);
 	}
-	drain(t, batch, n, dest, thr, dead);
+	drain(t, batch, n, dest, rule, dead);
 
 	pthread_mutex_lock(&c->pool_lock);
 	epoch = cc_qsbr_retire(c);
@@ -480,8 +517,16 @@ static bool evict_batch(struct cc_thread *t, bool dead_only)
 		c->segs[batch[b]].retire_epoch = epoch;
 		queue_push(c, &c->retired, batch[b]);
 	}
-	if (dest >= 0)
+	/* An unused merge segment was never visible to anyone: straight
+	 * back to the free list rather than sealed empty. */
+	if (dest >= 0 && c->segs[dest].write_offset == (dest == 0 ? 1u : 0u)) {
+		c->segs[dest].state = CC_SEG_FREE;
+		c->segs[dest].next = c->free_head;
+		c->free_head = dest;
+		atomic_fetch_add_explicit(&c->free_count, 1, memory_order_relaxed);
+	} else if (dest >= 0) {
 		seal_locked(c, dest);
+	}
 	reclaim_locked(c);
 	pthread_mutex_unlock(&c->pool_lock);
 	cc_count(dead ? &t->counters.segments_expired

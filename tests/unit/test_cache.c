@@ -247,8 +247,9 @@ static unsigned fill(struct fx *f, const char *prefix, unsigned first,
 	return fill_ex(f, prefix, first, count, vlen, 0);
 }
 
-/* Stores and pins n values with ~50 KB of other items between them, so
- * the pinned bytes lie at different offsets and in different segments. */
+/* Stores and pins n values with ~100 KB of other items between them, so
+ * the pinned bytes lie at different offsets and in different segments
+ * (a reused segment need not be written everywhere, nor at once). */
 static void pin_spread(struct fx *f, unsigned n, size_t vlen,
 		       struct cc_view *v, unsigned char **want)
 {
@@ -265,7 +266,7 @@ static void pin_spread(struct fx *f, unsigned n, size_t vlen,
 		assert_int_equal(cc_get(f->t, key, (size_t)len, &v[i]), 0);
 		cc_ref_get(f->t, &v[i]);
 		cc_thread_quiescent(f->t);
-		assert_int_equal(fill(f, "gap", i * 50, 50, 1000), 0);
+		assert_int_equal(fill(f, "gap", i * 100, 100, 1000), 0);
 	}
 }
 
@@ -1689,14 +1690,16 @@ int main(void)
 		FX(test_ttl_negative),  FX(test_flush_now),
 		FX(test_flush_delayed), FX(test_flush_replaced),
 	};
+	const struct CMUnitTest stats[] = {
+		FX(test_stats_counters), FX(test_stats_after_unregister),
+	};
 	const struct CMUnitTest memory[] = {
-		FX(test_stats_counters),   FX(test_memory_limit),
+		FX(test_memory_limit),     FX(test_memory_mixed_ttl),
 		FX(test_ref_pins_segment), FX(test_ref_nested),
 		FX(test_silent_thread_blocks_reuse),
-		FX(test_maintain_expires), FX(test_offline_online),
-		FX(test_hot_item_kept_with_cas), FX(test_memory_mixed_ttl),
-		FX(test_index_full), FX(test_flush_reclaims),
-		FX(test_stats_after_unregister),
+		FX(test_offline_online),   FX(test_maintain_expires),
+		FX(test_flush_reclaims),   FX(test_hot_item_kept_with_cas),
+		FX(test_index_full),
 	};
 	const struct CMUnitTest lifecycle[] = {
 		cmocka_unit_test(test_params_defaults),
@@ -1715,6 +1718,7 @@ int main(void)
 	failed += cmocka_run_group_tests_name("arith", arith, NULL, NULL);
 	failed += cmocka_run_group_tests_name("ttl_flush", ttl_flush, NULL,
 					      NULL);
+	failed += cmocka_run_group_tests_name("stats", stats, NULL, NULL);
 	failed += cmocka_run_group_tests_name("memory", memory, NULL, NULL);
 	failed += cmocka_run_group_tests_name("lifecycle", lifecycle, NULL,
 					      NULL);

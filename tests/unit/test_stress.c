@@ -18,6 +18,19 @@
  * view's flags equal the key index (every writer stores them so; append
  * and prepend keep them).
  *
+ * Tests:
+ *   readers_writers  2 writers (set, append, prepend, add, delete, cas,
+ *                    a flush now and then) and 2 readers (get, gat,
+ *                    get_bulk, maintain, offline/online) on 1000 keys;
+ *                    every view read is checked before the next
+ *                    quiescent point.
+ *   ref_across_churn one thread pins two views with cc_ref_get while the
+ *                    writers turn the pool over many times; the pinned
+ *                    bytes never change; nested references; cc_ref_put
+ *                    from an unregistered thread.
+ *   atomic_updates   4 threads incr one counter, cas-increment another
+ *                    and append records to a third: no update is lost.
+ *
  * Worker threads never call cmocka assertions (they unwind with longjmp
  * and are not thread-safe): they count, and the main thread asserts.
  * The amount of work is a fixed operation count, smaller under
@@ -619,11 +632,8 @@ static void test_ref_across_churn(void **state)
 		w[i].sh = &sh;
 		w[i].id = i;
 	}
-	for (unsigned i = 0; i < 2; i++)
-		assert_int_equal(pthread_create(&th[i], NULL, writer_main,
-						&w[i]), 0);
-
-	/* This thread seeds two keys and pins them: A twice, B once. */
+	/* This thread seeds two keys and pins them: A twice, B once; then
+	 * the writers start. */
 	assert_int_equal(cc_thread_register(sh.c, &t), 0);
 	for (unsigned k = 0; k < 2; k++) {
 		struct cc_store_req r;
@@ -649,6 +659,9 @@ static void test_ref_across_churn(void **state)
 	cc_thread_quiescent(t);
 	cc_stats_read(sh.c, &s0);
 	atomic_store_explicit(&sh.pinned, true, memory_order_release);
+	for (unsigned i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, writer_main,
+						&w[i]), 0);
 
 	/* Pass many quiescent points while the writers churn. */
 	while (atomic_load_explicit(&sh.writers_done, memory_order_acquire) <
