@@ -113,6 +113,7 @@ struct cc_bucket {
 	_Atomic uint32_t loc_lo[CC_BUCKET_SLOTS];
 };
 static_assert(sizeof(struct cc_bucket) == 64, "a bucket is one cache line");
+static_assert(CC_BULK_CHUNK <= 32, "cc_get_bulk tracks a chunk in a 32-bit mask");
 
 #define CC_WORD_LOCK 1u
 #define CC_WORD_VERSION_MASK 0x00fffffeu
@@ -373,10 +374,14 @@ void cc_hash_key(const struct cc_cache *c, const void *key, size_t key_len,
 uint64_t cc_index_find(struct cc_cache *c, const struct cc_hashed *h,
 		       const void *key, uint8_t key_len);
 
-/* Prefetches what cc_index_find will touch first: the primary bucket;
- * then, once it has arrived, the items its matching tags point at. */
+/* Prefetches, stage by stage, what cc_index_find will touch: the primary
+ * bucket; once it has arrived, the items its matching tags point at (and
+ * the secondary bucket when the key may live there, which the return
+ * value says); then the items of the secondary bucket. */
 void cc_index_prefetch(const struct cc_cache *c, const struct cc_hashed *h);
-void cc_index_prefetch_items(const struct cc_cache *c, const struct cc_hashed *h);
+bool cc_index_prefetch_items(const struct cc_cache *c, const struct cc_hashed *h);
+void cc_index_prefetch_secondary_items(const struct cc_cache *c,
+				       const struct cc_hashed *h);
 
 /* Writer side: both buckets of h locked for the duration. */
 struct cc_index_lock {

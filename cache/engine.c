@@ -465,10 +465,16 @@ unsigned cc_get_bulk(struct cc_thread *t, unsigned n,
 			cc_index_prefetch(c, &h[i]);
 		}
 		/* Stage 2: with buckets arriving, start loading the items
-		 * their tags point at. */
+		 * their tags point at, and the secondary buckets of keys
+		 * that did not match in their primary but may have moved. */
+		uint32_t secondary = 0;
+
 		for (unsigned i = 0; i < m; i++)
-			if (results[base + i] == 0)
-				cc_index_prefetch_items(c, &h[i]);
+			if (results[base + i] == 0 && cc_index_prefetch_items(c, &h[i]))
+				secondary |= 1u << i;
+		/* Stage 2b: items of those secondary buckets. */
+		for (uint32_t s = secondary; s != 0; s &= s - 1)
+			cc_index_prefetch_secondary_items(c, &h[__builtin_ctz(s)]);
 		/* Stage 3: the lookups proper, mostly from cache now. */
 		for (unsigned i = 0; i < m; i++) {
 			const struct cc_key *k = &keys[base + i];

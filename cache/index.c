@@ -232,17 +232,15 @@ void cc_index_prefetch(const struct cc_cache *c, const struct cc_hashed *h)
 	__builtin_prefetch(&c->index[h->primary]);
 }
 
-void cc_index_prefetch_items(const struct cc_cache *c, const struct cc_hashed *h)
+/* Prefetches the lines the key compare reads of items whose tags match
+ * in b: the header and key, about the first 32 bytes, which at a random
+ * byte offset cross a line boundary half the time. Hints only: a torn
+ * location just prefetches a useless line. */
+static void prefetch_matching_items(const struct cc_cache *c,
+				    const struct cc_bucket *b, uint32_t m)
 {
-	const struct cc_bucket *p = &c->index[h->primary];
-	uint32_t m = bucket_match(p, h->tag);
-
-	/* Hints only: a torn location just prefetches a useless line. The
-	 * key compare reads the header and key, about the first 32 bytes of
-	 * an item; at a random byte offset they cross a line boundary half
-	 * the time, so the line holding byte 32 is fetched too. */
 	while (m != 0) {
-		uint64_t loc = slot_loc(p, (unsigned)__builtin_ctz(m));
+		uint64_t loc = slot_loc(b, (unsigned)__builtin_ctz(m));
 		uintptr_t item = (uintptr_t)c->region +
 				 (uintptr_t)(loc & ((1ull << CC_LOC_BITS) - 1));
 
@@ -251,8 +249,27 @@ void cc_index_prefetch_items(const struct cc_cache *c, const struct cc_hashed *h
 		if ((item & (CC_CACHE_LINE - 1)) > CC_CACHE_LINE - 32)
 			__builtin_prefetch((const void *)(item + 32));
 	}
-	if (bucket_overflow(atomic_load_explicit(&p->word, memory_order_relaxed)) != 0)
-		__builtin_prefetch(&c->index[h->secondary]);
+}
+
+bool cc_index_prefetch_items(const struct cc_cache *c, const struct cc_hashed *h)
+{
+	const struct cc_bucket *p = &c->index[h->primary];
+	uint32_t m = bucket_match(p, h->tag);
+
+	prefetch_matching_items(c, p, m);
+	if (m != 0 || bucket_overflow(atomic_load_explicit(&p->word,
+							   memory_order_relaxed)) == 0)
+		return false;
+	__builtin_prefetch(&c->index[h->secondary]);
+	return true;
+}
+
+void cc_index_prefetch_secondary_items(const struct cc_cache *c,
+				       const struct cc_hashed *h)
+{
+	const struct cc_bucket *s = &c->index[h->secondary];
+
+	prefetch_matching_items(c, s, bucket_match(s, h->tag));
 }
 
 void cc_index_lock(struct cc_cache *c, const struct cc_hashed *h,
