@@ -136,13 +136,14 @@ int cc_thread_register(struct cc_cache *c, struct cc_thread **out)
 	memset(t, 0, sizeof(*t));
 	t->cache = c;
 	for (unsigned k = 0; k < CC_TTL_CLASSES; k++)
-		t->open_seg[k] = -1;
+		t->open_seg[k] = t->merge_seg[k] = -1;
 	atomic_init(&t->qs_epoch, atomic_load(&c->epoch));
 	pthread_mutex_lock(&c->pool_lock);
 	for (unsigned i = 0; i < c->max_threads; i++) {
 		if (c->threads[i] == NULL) {
 			t->id = i;
 			c->threads[i] = t;
+			atomic_fetch_add(&c->nthreads, 1);
 			rc = 0;
 			break;
 		}
@@ -176,6 +177,7 @@ void cc_thread_unregister(struct cc_thread *t)
 	pthread_mutex_lock(&c->pool_lock);
 	counters_add(&c->departed, &t->counters);
 	c->threads[t->id] = NULL;
+	atomic_fetch_sub(&c->nthreads, 1);
 	pthread_mutex_unlock(&c->pool_lock);
 	free(t);
 }

@@ -7,9 +7,13 @@
  * segments, which then expire whole (proactive expiry), and appends need
  * no atomics. A full segment is sealed into its class's FIFO queue.
  *
- * Eviction takes the oldest CC_EVICT_BATCH sealed segments at once. Items
- * that were hit since they were written are copied into one fresh segment
- * (a merge), the rest leave the index, and the emptied segments retire.
+ * Eviction takes the oldest CC_EVICT_BATCH sealed segments at once, S3-FIFO
+ * style at segment granularity: fresh writes wait in a small probation
+ * tier; evicting there promotes the items that were hit into the evicting
+ * thread's open merge segment in the main tier, and drops the rest, so
+ * items read once never occupy main memory. Main segments are evicted the
+ * same way, keeping what was hit since the last pass. The emptied
+ * segments retire.
  * A retired segment is reused only after every online thread has passed a
  * quiescent point (so no reader still looks at it) and no zero-copy
  * reference pins it.
@@ -162,13 +166,9 @@ int cc_segments_init(struct cc_cache *c, const struct cc_params *p)
 	c->free_head = 0;
 	atomic_init(&c->free_count, c->nsegs);
 	for (unsigned k = 0; k < CC_TTL_CLASSES; k++)
-		queue_init(&c->sealed[k]);
+		for (unsigned tier = 0; tier < CC_SEG_TIERS; tier++)
+			queue_init(&c->sealed[k][tier]);
 	queue_init(&c->retired);
-	c->free_low = c->nsegs / 8;
-	if (c->free_low > CC_EVICT_BATCH + 2)
-		c->free_low = CC_EVICT_BATCH + 2;
-	if (c->free_low < 2)
-		c->free_low = 2;
 	atomic_init(&c->cas_next, 1);
 	return 0;
 }
@@ -237,6 +237,7 @@ static void seg_start(struct cc_cache *c, int32_t id, unsigned ttl_class_id)
 	s->flush_epoch = atomic_load_explicit(&c->flush_epoch,
 					      memory_order_relaxed);
 	s->ttl_class = (uint8_t)ttl_class_id;
+	s->tier = CC_TIER_PROBATION;
 }
 
 static void seal_locked(struct cc_cache *c, int32_t id)
@@ -245,7 +246,7 @@ static void seal_locked(struct cc_cache *c, int32_t id)
 
 	s->state = CC_SEG_SEALED;
 	s->seal_seq = ++c->seal_seq;
-	queue_push(c, &c->sealed[s->ttl_class], id);
+	queue_push(c, &c->sealed[s->ttl_class][s->tier], id);
 }
 
 static void seal(struct cc_cache *c, int32_t id)
@@ -263,51 +264,73 @@ static bool seg_dead(const struct cc_cache *c, const struct cc_seg *s,
 	       (s->expire_at != 0 && s->expire_at <= now);
 }
 
+/* pool_lock held: takes sealed segment id out of its queue to drain. */
+static void take_locked(struct cc_cache *c, int32_t id, int32_t *batch,
+			unsigned *n)
+{
+	struct cc_seg *s = &c->segs[id];
+
+	queue_remove(c, &c->sealed[s->ttl_class][s->tier], id);
+	s->state = CC_SEG_DRAINING;
+	batch[(*n)++] = id;
+}
+
+/* pool_lock held: the TTL class whose queue of tier has the oldest head,
+ * or -1 if that tier is empty. */
+static int oldest_class_locked(const struct cc_cache *c, unsigned tier)
+{
+	int best = -1;
+
+	for (unsigned k = 0; k < CC_TTL_CLASSES; k++) {
+		int32_t id = c->sealed[k][tier].head;
+
+		if (id >= 0 && (best < 0 || c->segs[id].seal_seq <
+					    c->segs[c->sealed[best][tier].head].seal_seq))
+			best = (int)k;
+	}
+	return best;
+}
+
 /*
  * pool_lock held: takes up to CC_EVICT_BATCH sealed segments to drain.
  * Dead ones (all expired or flushed) at a queue head come first; with
- * dead_only, nothing else. Otherwise the queue whose head is oldest.
+ * dead_only, nothing else. Otherwise probation while it holds more than
+ * its share of the segments, else main; in the tier, the oldest queue.
  */
 static unsigned pick_batch_locked(struct cc_cache *c, uint32_t now,
 				  bool dead_only, int32_t *batch, bool *dead)
 {
-	int best = -1;
-	unsigned n = 0;
+	unsigned n = 0, probation = 0, tier;
+	int k;
 
-	for (unsigned k = 0; k < CC_TTL_CLASSES; k++) {
-		int32_t id = c->sealed[k].head;
+	for (unsigned cls = 0; cls < CC_TTL_CLASSES; cls++) {
+		for (unsigned tr = 0; tr < CC_SEG_TIERS; tr++) {
+			int32_t id = c->sealed[cls][tr].head;
 
-		while (id >= 0 && n < CC_EVICT_BATCH &&
-		       seg_dead(c, &c->segs[id], now)) {
-			int32_t next = c->segs[id].next;
+			while (id >= 0 && n < CC_EVICT_BATCH &&
+			       seg_dead(c, &c->segs[id], now)) {
+				int32_t next = c->segs[id].next;
 
-			queue_remove(c, &c->sealed[k], id);
-			c->segs[id].state = CC_SEG_DRAINING;
-			batch[n++] = id;
-			id = next;
+				take_locked(c, id, batch, &n);
+				id = next;
+			}
 		}
+		probation += c->sealed[cls][CC_TIER_PROBATION].count;
 	}
-	if (n > 0 || dead_only) {
-		*dead = true;
+	*dead = n > 0 || dead_only;
+	if (*dead)
 		return n;
+	tier = probation * 100 > (uint64_t)c->nsegs * CC_PROBATION_SHARE
+		       ? CC_TIER_PROBATION : CC_TIER_MAIN;
+	k = oldest_class_locked(c, tier);
+	if (k < 0) {
+		tier = tier == CC_TIER_MAIN ? CC_TIER_PROBATION : CC_TIER_MAIN;
+		k = oldest_class_locked(c, tier);
 	}
-	*dead = false;
-	for (unsigned k = 0; k < CC_TTL_CLASSES; k++) {
-		int32_t id = c->sealed[k].head;
-
-		if (id >= 0 && (best < 0 || c->segs[id].seal_seq <
-					    c->segs[c->sealed[best].head].seal_seq))
-			best = (int)k;
-	}
-	if (best < 0)
+	if (k < 0)
 		return 0;
-	while (n < CC_EVICT_BATCH && c->sealed[best].head >= 0) {
-		int32_t id = c->sealed[best].head;
-
-		queue_remove(c, &c->sealed[best], id);
-		c->segs[id].state = CC_SEG_DRAINING;
-		batch[n++] = id;
-	}
+	while (n < CC_EVICT_BATCH && c->sealed[k][tier].head >= 0)
+		take_locked(c, c->sealed[k][tier].head, batch, &n);
 	return n;
 }
 
@@ -480,6 +503,36 @@ static void drain(struct cc_thread *t, const int32_t *batch, unsigned n,
 }
 
 /*
+ * pool_lock held: t's merge segment for a class, which stays open across
+ * evictions until it is nearly full (a fresh one per batch would leave
+ * main memory full of sparse segments). -1 if the batch is a single
+ * segment and none is open: a merge would then gain nothing.
+ */
+static int32_t merge_dest_locked(struct cc_thread *t, unsigned ttl_class_id,
+				 unsigned n)
+{
+	struct cc_cache *c = t->cache;
+	int32_t dest = t->merge_seg[ttl_class_id];
+
+	if (dest >= 0 &&
+	    (c->seg_size - c->segs[dest].write_offset < c->seg_size / 8 ||
+	     c->segs[dest].flush_epoch != atomic_load_explicit(&c->flush_epoch,
+							       memory_order_relaxed))) {
+		seal_locked(c, dest);
+		dest = -1;
+	}
+	if (dest < 0 && n > 1) {
+		dest = free_pop_locked(c);
+		if (dest >= 0) {
+			seg_start(c, dest, ttl_class_id);
+			c->segs[dest].tier = CC_TIER_MAIN;
+		}
+	}
+	t->merge_seg[ttl_class_id] = dest;
+	return dest;
+}
+
+/*
  * Drains one batch. Returns whether anything was drained. dead_only limits
  * it to segments whose items all expired or were flushed.
  */
@@ -495,19 +548,14 @@ static bool evict_batch(struct cc_thread *t, bool dead_only)
 
 	pthread_mutex_lock(&c->pool_lock);
 	n = pick_batch_locked(c, t->now, dead_only, batch, &dead);
-	if (n > 1 && !dead)
-		dest = free_pop_locked(c);
+	if (n > 0 && !dead)
+		dest = merge_dest_locked(t, c->segs[batch[0]].ttl_class, n);
 	pthread_mutex_unlock(&c->pool_lock);
-	if (n == 0) {
-		if (dest >= 0)
-			CC_ASSERT(!"merge destination without a batch");
+	if (n == 0)
 		return false;
-	}
-	if (dest >= 0) {
-		seg_start(c, dest, c->segs[batch[0]].ttl_class);
+	if (dest >= 0)
 		rule = keep_rule_for(c, batch, n,
 				     c->seg_size - c->segs[dest].write_offset);
-	}
 	drain(t, batch, n, dest, rule, dead);
 
 	pthread_mutex_lock(&c->pool_lock);
@@ -517,21 +565,26 @@ static bool evict_batch(struct cc_thread *t, bool dead_only)
 		c->segs[batch[b]].retire_epoch = epoch;
 		queue_push(c, &c->retired, batch[b]);
 	}
-	/* An unused merge segment was never visible to anyone: straight
-	 * back to the free list rather than sealed empty. */
-	if (dest >= 0 && c->segs[dest].write_offset == (dest == 0 ? 1u : 0u)) {
-		c->segs[dest].state = CC_SEG_FREE;
-		c->segs[dest].next = c->free_head;
-		c->free_head = dest;
-		atomic_fetch_add_explicit(&c->free_count, 1, memory_order_relaxed);
-	} else if (dest >= 0) {
-		seal_locked(c, dest);
-	}
 	reclaim_locked(c);
 	pthread_mutex_unlock(&c->pool_lock);
 	cc_count(dead ? &t->counters.segments_expired
 		      : &t->counters.segments_evicted, n);
 	return true;
+}
+
+/*
+ * Whether to evict ahead. Free segments are capacity nobody uses, so the
+ * reserve is only what the next moments need: one merge segment for the
+ * next eviction and one segment per registered thread, whose grace period
+ * then has time to pass before anyone waits on it.
+ */
+static bool pool_low(const struct cc_cache *c)
+{
+	uint32_t reserve = 1 + atomic_load_explicit(&c->nthreads, memory_order_relaxed);
+
+	if (reserve > c->nsegs / 8)
+		reserve = c->nsegs / 8 > 2 ? c->nsegs / 8 : 2;
+	return atomic_load_explicit(&c->free_count, memory_order_relaxed) < reserve;
 }
 
 /* A fresh segment for t's class, evicting if the pool runs low. */
@@ -555,7 +608,7 @@ static int seg_open(struct cc_thread *t, unsigned ttl_class_id, int32_t *out)
 	seg_start(c, id, ttl_class_id);
 	/* Evict ahead so that retired segments finish their grace period
 	 * before anyone needs them. */
-	if (atomic_load_explicit(&c->free_count, memory_order_relaxed) < c->free_low)
+	if (pool_low(c))
 		evict_batch(t, false);
 	*out = id;
 	return 0;
@@ -600,6 +653,10 @@ void cc_seg_release_open(struct cc_thread *t)
 			seal(t->cache, t->open_seg[k]);
 			t->open_seg[k] = -1;
 		}
+		if (t->merge_seg[k] >= 0) {
+			seal(t->cache, t->merge_seg[k]);
+			t->merge_seg[k] = -1;
+		}
 	}
 }
 
@@ -612,7 +669,7 @@ void cc_seg_maintain(struct cc_thread *t)
 	for (unsigned i = 0; i < 4; i++)
 		if (!evict_batch(t, true))
 			break;
-	if (atomic_load_explicit(&c->free_count, memory_order_relaxed) < c->free_low)
+	if (pool_low(c))
 		evict_batch(t, false);
 	pthread_mutex_lock(&c->pool_lock);
 	reclaim_locked(c);

@@ -4,11 +4,15 @@
  * The benchmark is one program with subcommands (bench_main.c dispatches);
  * each subcommand lives in its own file and reuses the helpers declared
  * here: key and value generation, random and Zipf-distributed sequences,
- * an exact LRU simulator, CPU pinning, memory mapping, baselines that need
- * no engine (random loads, DPDK's rte_hash) and a table-driven option
- * parser. Key generation is inline because the timed loops build
- * every key from its index: a precomputed key table would add a random
- * memory access per operation and measure the table instead of the cache.
+ * an exact LRU simulator, CPU pinning, memory mapping (bench_util.c),
+ * baselines that need no engine (random loads, DPDK's rte_hash:
+ * bench_baseline.c) and a table-driven option parser. The engine
+ * subcommand is split in two (rates in bench_engine.c, miss ratio in
+ * bench_miss.c) that share the item format and the store helper declared
+ * under "engine items". Key generation is inline because the timed loops
+ * build every key from its index: a precomputed key table would add a
+ * random memory access per operation and measure the table instead of the
+ * cache.
  *
  * Subcommands return a process exit status (BENCH_EXIT_*); every helper
  * returns 0 or a negative errno value.
@@ -34,6 +38,52 @@
 /* ---- subcommands ---- */
 
 int bench_engine_run(int argc, char **argv);
+
+/* ---- engine items (bench_engine.c) ---- */
+
+struct cc_thread;
+
+/* Exponent of every Zipf sequence the engine subcommand draws. */
+#define BENCH_ZIPF_S 0.99
+/* An item's bytes in the engine besides key and value. */
+#define BENCH_ITEM_HEADER 3
+#define BENCH_ITEM_BYTES (BENCH_KEY_LEN + BENCH_VALUE_LEN + BENCH_ITEM_HEADER)
+
+static inline size_t bench_round_up(size_t x, size_t to)
+{
+	return (x + to - 1) / to * to;
+}
+
+/* The smallest cc_params.index_power giving slots_needed slots, at 10
+ * slots per bucket. */
+static inline unsigned bench_index_power_for(double slots_needed)
+{
+	unsigned p = 0;
+
+	while ((double)((uint64_t)1 << p) * 10.0 < slots_needed)
+		p++;
+	return p;
+}
+
+/* Stores item idx (bench_key_make, bench_value_make) with CC_SET through
+ * t, retrying after a quiescent point while the engine answers -ENOMEM;
+ * *retries counts those retries. 0, -ENOMEM when a million retries in a
+ * row did not help, or cc_store's other errors. Only for a thread that is
+ * alone online: the retries wait for its own grace period. */
+int bench_store_item(struct cc_thread *t, uint64_t idx, uint64_t *retries);
+
+/* ---- miss ratio (bench_miss.c) ---- */
+
+struct bench_miss_result {
+	double miss_ratio;      /* corecache's, after the warm-up */
+	double lru_miss_ratio;  /* the exact LRU's, same trace and capacity */
+};
+
+/* Replays one Zipf trace on a fresh cache holding 10% of the keys and on
+ * an exact LRU of the same capacity (10^6 keys and 10^7 requests, a tenth
+ * of each if quick), printing progress. Needs no other cache to exist.
+ * 0, or a negative errno (-EIO if a hit returned a wrong value). */
+int bench_miss_run(bool quick, struct bench_miss_result *out);
 
 /* ---- time ---- */
 

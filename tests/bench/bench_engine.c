@@ -12,7 +12,7 @@
  *            same key sequence (a lookup-only table, so a cache that also
  *            stores values and evicts has to beat it to justify itself);
  *   LRU      an exact LRU of the same capacity replaying the same Zipf
- *            trace, the reference for the miss ratio.
+ *            trace, the reference for the miss ratio (bench_miss.c).
  *
  * Every key sequence is drawn before its timer starts, so the figures hold
  * no random-number or Zipf cost; timed loops build keys from indices with
@@ -30,9 +30,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-#define ENGINE_ZIPF_S 0.99
-#define ENGINE_ITEM_HEADER 3
-#define ENGINE_ITEM_BYTES (BENCH_KEY_LEN + BENCH_VALUE_LEN + ENGINE_ITEM_HEADER)
 #define ENGINE_VERIFY_SAMPLES 10000
 #define ENGINE_THREADS_CAP 16
 /* A store refused this many times in a row means reclamation is stuck,
@@ -113,25 +110,10 @@ static const char *others_note(struct engine_run *r,
 	return buf;
 }
 
-static size_t round_up(size_t x, size_t to)
-{
-	return (x + to - 1) / to * to;
-}
-
-static unsigned index_power_for(double slots_needed)
-{
-	unsigned p = 0;
-
-	while ((double)((uint64_t)1 << p) * 10.0 < slots_needed)
-		p++;
-	return p;
-}
-
-/* Stores item idx. -ENOMEM only means the segments the engine would reuse
- * are still in a grace period; this thread's own quiescent point ends it
- * when no other thread is online, so retrying after one is the documented
- * way through. */
-static int store_item(struct cc_thread *t, uint64_t idx, uint64_t *retries)
+/* -ENOMEM only means the segments the engine would reuse are still in a
+ * grace period; this thread's own quiescent point ends it when no other
+ * thread is online, so retrying after one is the documented way through. */
+int bench_store_item(struct cc_thread *t, uint64_t idx, uint64_t *retries)
 {
 	char key[BENCH_KEY_LEN];
 	unsigned char value[BENCH_VALUE_LEN];
@@ -169,10 +151,11 @@ static int create_cache(struct engine_run *r)
 	cc_params_init(&r->params);
 	r->params.segment_size = seg;
 	r->params.memory_limit =
-		round_up((size_t)ceil((double)r->items * ENGINE_ITEM_BYTES * 1.15),
-			 seg) + 8 * seg;
+		bench_round_up((size_t)ceil((double)r->items *
+					    BENCH_ITEM_BYTES * 1.15), seg) +
+		8 * seg;
 	r->params.item_max = 4096;
-	r->params.index_power = index_power_for((double)r->items);
+	r->params.index_power = bench_index_power_for((double)r->items);
 	r->params.max_threads = r->threads_max + 1 > 4 ? r->threads_max + 1 : 4;
 	rc = cc_create(&r->params, &r->cache);
 	if (rc < 0) {
@@ -209,7 +192,7 @@ static int load_items(struct engine_run *r)
 	bench_cpu_sample(&cpu);
 	t0 = bench_now_ns();
 	for (size_t i = 0; i < r->items; i++) {
-		rc = store_item(r->me, i, &retries);
+		rc = bench_store_item(r->me, i, &retries);
 		if (rc < 0) {
 			printf("error: load: cc_store of item %zu: %s\n", i,
 			       strerror(-rc));
@@ -444,7 +427,7 @@ static int check_zipf(const struct engine_run *r)
 	int rc = 0;
 
 	for (size_t h = 0; h < sizeof(heads) / sizeof(heads[0]); h++) {
-		double theory = bench_zipf_head_mass(r->items, ENGINE_ZIPF_S,
+		double theory = bench_zipf_head_mass(r->items, BENCH_ZIPF_S,
 						     heads[h]);
 		double sigma = sqrt(theory * (1.0 - theory) / (double)r->ops);
 		double seen, dev;
@@ -468,7 +451,7 @@ static int make_sequences(struct engine_run *r)
 	struct bench_zipf z;
 	uint64_t t0 = bench_now_ns();
 
-	if (bench_zipf_init(&z, r->items, ENGINE_ZIPF_S) < 0)
+	if (bench_zipf_init(&z, r->items, BENCH_ZIPF_S) < 0)
 		return -EINVAL;
 	for (unsigned i = 0; i < r->threads_max; i++) {
 		for (int d = 0; d < DIST_COUNT; d++) {
@@ -615,7 +598,7 @@ static int measure_set(struct engine_run *r)
 	bench_cpu_sample(&cpu);
 	t0 = bench_now_ns();
 	for (size_t i = 0; i < n; i++) {
-		rc = store_item(r->me, seq[i], &retries);
+		rc = bench_store_item(r->me, seq[i], &retries);
 		if (rc < 0) {
 			printf("error: set: cc_store of item %" PRIu32 ": %s\n",
 			       seq[i], strerror(-rc));
@@ -642,136 +625,6 @@ static int measure_set(struct engine_run *r)
 	       after.segments_free);
 free_seq:
 	free(seq);
-	return rc;
-}
-
-/* ---- miss ratio against an exact LRU ---- */
-
-/* Replays trace on a fresh small cache: GET, and SET on a miss. */
-static int replay_cache(const uint32_t *trace, size_t len, size_t keys,
-			uint64_t *misses_out)
-{
-	size_t cap_bytes = (size_t)ceil(0.10 * (double)keys * ENGINE_ITEM_BYTES);
-	size_t seg = 64u << 10, warm = len / 10;
-	uint64_t misses = 0, retries = 0;
-	struct cc_params p;
-	struct cc_cache *c;
-	struct cc_thread *t;
-	struct cc_stats st;
-	unsigned wrong = 0;
-	int rc;
-
-	/* cc_create wants at least 16 segments; smaller segments keep the
-	 * capacity equal to the LRU's rather than inflating it. */
-	while (round_up(cap_bytes, seg) / seg < 16 && seg > 4096)
-		seg /= 2;
-	cc_params_init(&p);
-	p.segment_size = seg;
-	p.memory_limit = round_up(cap_bytes, seg);
-	p.item_max = 1024;
-	p.index_power = index_power_for(0.10 * (double)keys * 2.0);
-	p.max_threads = 4;
-	rc = cc_create(&p, &c);
-	if (rc < 0) {
-		printf("error: miss ratio: cc_create: %s\n", strerror(-rc));
-		return rc;
-	}
-	rc = cc_thread_register(c, &t);
-	if (rc < 0) {
-		printf("error: miss ratio: cc_thread_register: %s\n",
-		       strerror(-rc));
-		goto destroy;
-	}
-	printf("miss cache: memory_limit %zu KiB, segment %zu KiB, "
-	       "index_power %u\n", p.memory_limit >> 10, seg >> 10,
-	       p.index_power);
-	for (size_t i = 0; i < len; i++) {
-		unsigned char expect[BENCH_VALUE_LEN];
-		char key[BENCH_KEY_LEN];
-		struct cc_view v;
-
-		bench_key_make(trace[i], key);
-		rc = cc_get(t, key, sizeof(key), &v);
-		if (rc == 0) {
-			bench_value_make(trace[i], expect);
-			if (v.value_len != BENCH_VALUE_LEN ||
-			    memcmp(v.value, expect, BENCH_VALUE_LEN) != 0)
-				wrong++;
-		} else if (rc == -ENOENT) {
-			misses += i >= warm;
-			rc = store_item(t, trace[i], &retries);
-			if (rc < 0) {
-				printf("error: miss ratio: cc_store: %s\n",
-				       strerror(-rc));
-				goto unregister;
-			}
-		} else {
-			printf("error: miss ratio: cc_get: %s\n", strerror(-rc));
-			goto unregister;
-		}
-		if (i % BENCH_BATCH == BENCH_BATCH - 1)
-			cc_thread_quiescent(t);
-	}
-	rc = 0;
-	cc_thread_quiescent(t);
-	cc_stats_read(c, &st);
-	printf("miss cache: curr_items %" PRIu64 " (LRU holds %zu), "
-	       "evictions %" PRIu64 ", merged_items %" PRIu64
-	       ", index_evictions %" PRIu64 ", -ENOMEM retries %" PRIu64
-	       ", wrong values %u\n", st.curr_items, keys / 10, st.evictions,
-	       st.merged_items, st.index_evictions, retries, wrong);
-	if (wrong) {
-		printf("error: miss ratio: %u hits returned wrong values\n",
-		       wrong);
-		rc = -EIO;
-	}
-	*misses_out = misses;
-unregister:
-	cc_thread_unregister(t);
-destroy:
-	cc_destroy(c);
-	return rc;
-}
-
-static int measure_miss_ratio(struct engine_run *r)
-{
-	size_t keys = r->quick ? 100000 : 1000000;
-	size_t len = r->quick ? 1000000 : 10000000;
-	size_t warm = len / 10;
-	uint64_t misses = 0, lru_misses = 0;
-	struct bench_lru *lru;
-	struct bench_zipf z;
-	uint32_t *trace;
-	int rc;
-
-	trace = malloc(len * sizeof(*trace));
-	if (!trace) {
-		printf("error: miss ratio: no memory for the trace\n");
-		return -ENOMEM;
-	}
-	bench_zipf_init(&z, keys, ENGINE_ZIPF_S);
-	bench_seq_zipf(trace, len, &z, 0x5000);
-
-	rc = replay_cache(trace, len, keys, &misses);
-	if (rc < 0)
-		goto free_trace;
-	rc = bench_lru_create(keys / 10, &lru);
-	if (rc < 0) {
-		printf("error: miss ratio: LRU: %s\n", strerror(-rc));
-		goto free_trace;
-	}
-	for (size_t i = 0; i < len; i++)
-		if (!bench_lru_access(lru, trace[i]))
-			lru_misses += i >= warm;
-	bench_lru_destroy(lru);
-
-	r->miss_ratio = (double)misses / (double)(len - warm);
-	r->lru_miss_ratio = (double)lru_misses / (double)(len - warm);
-	printf("miss ratio (%zu keys, %zu zipf0.99 requests, 10%% capacity, "
-	       "first 10%% warm-up): corecache %.4f, exact LRU %.4f\n", keys,
-	       len, r->miss_ratio, r->lru_miss_ratio);
-free_trace:
-	free(trace);
 	return rc;
 }
 
@@ -819,6 +672,7 @@ static void report(const struct engine_run *r)
 
 static int run_all(struct engine_run *r)
 {
+	struct bench_miss_result miss;
 	int rc;
 
 	rc = create_cache(r);
@@ -855,9 +709,11 @@ static int run_all(struct engine_run *r)
 	cc_destroy(r->cache);
 	r->cache = NULL;
 
-	rc = measure_miss_ratio(r);
+	rc = bench_miss_run(r->quick, &miss);
 	if (rc < 0)
 		return rc;
+	r->miss_ratio = miss.miss_ratio;
+	r->lru_miss_ratio = miss.lru_miss_ratio;
 	report(r);
 	return 0;
 
