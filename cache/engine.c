@@ -204,6 +204,20 @@ static int check_key(size_t key_len)
 	return 0;
 }
 
+/* What every single-key operation does first: refuse a bad key, read the
+ * clock, hash. */
+static int op_begin(struct cc_thread *t, const void *key, size_t key_len,
+		    struct cc_hashed *h)
+{
+	int rc = check_key(key_len);
+
+	if (rc < 0)
+		return rc;
+	thread_tick(t);
+	cc_hash_key(t->cache, key, key_len, h);
+	return 0;
+}
+
 /* memcached's exptime rules. Returns false if the item is born expired. */
 static bool expiry_of(int64_t exptime, uint32_t now, uint32_t *expiry)
 {
@@ -435,12 +449,10 @@ int cc_get(struct cc_thread *t, const void *key, size_t key_len,
 	   struct cc_view *out)
 {
 	struct cc_hashed h;
-	int rc = check_key(key_len);
+	int rc = op_begin(t, key, key_len, &h);
 
 	if (rc < 0)
 		return rc;
-	thread_tick(t);
-	cc_hash_key(t->cache, key, key_len, &h);
 	return lookup(t, &h, key, (uint8_t)key_len, out);
 }
 
@@ -585,12 +597,10 @@ int cc_delete(struct cc_thread *t, const void *key, size_t key_len,
 {
 	struct cc_hashed h;
 	struct current cur;
-	int rc = check_key(key_len);
+	int rc = op_begin(t, key, key_len, &h);
 
 	if (rc < 0)
 		return rc;
-	thread_tick(t);
-	cc_hash_key(t->cache, key, key_len, &h);
 	do {
 		find_current(t, &h, key, (uint8_t)key_len, &cur);
 		if (!cur.live) {
@@ -636,12 +646,10 @@ int cc_arith(struct cc_thread *t, const void *key, size_t key_len,
 	struct cc_hashed h;
 	struct current cur;
 	char digits[32];
-	int rc = check_key(key_len);
+	int rc = op_begin(t, key, key_len, &h);
 
 	if (rc < 0)
 		return rc;
-	thread_tick(t);
-	cc_hash_key(t->cache, key, key_len, &h);
 	do {
 		uint64_t n;
 		int len;
@@ -677,12 +685,10 @@ static int retouch(struct cc_thread *t, const void *key, size_t key_len,
 {
 	struct cc_hashed h;
 	struct current cur;
-	int rc = check_key(key_len);
+	int rc = op_begin(t, key, key_len, &h);
 
 	if (rc < 0)
 		return rc;
-	thread_tick(t);
-	cc_hash_key(t->cache, key, key_len, &h);
 	do {
 		struct version v;
 		bool born_live;

@@ -6,7 +6,6 @@ set -euo pipefail
 
 packages=(
   build-essential meson ninja-build pkg-config
-  clang libclang-rt-14-dev
   libdpdk-dev dpdk
   liburing-dev libjemalloc-dev libcmocka-dev libnuma-dev libxxhash-dev
 )

@@ -35,22 +35,6 @@ static inline __mmask64 avx512_first_lanes(size_t n)
  * overlapping loads, as the AVX2 variant does; only whole 64-byte blocks
  * use zmm.
  */
-static inline bool avx512_equal16(const uint8_t *a, const uint8_t *b)
-{
-	__m128i x = _mm_xor_si128(_mm_loadu_si128((const __m128i *)a),
-				  _mm_loadu_si128((const __m128i *)b));
-
-	return _mm_testz_si128(x, x) != 0;
-}
-
-static inline bool avx512_equal32(const uint8_t *a, const uint8_t *b)
-{
-	__m256i x = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)a),
-				     _mm256_loadu_si256((const __m256i *)b));
-
-	return _mm256_testz_si256(x, x) != 0;
-}
-
 static bool avx512_key_equal(const void *va, const void *vb, size_t len)
 {
 	const uint8_t *a = va;
@@ -60,11 +44,11 @@ static bool avx512_key_equal(const void *va, const void *vb, size_t len)
 	if (len < 16)
 		return simd_short_key_equal(a, b, len);
 	if (len < 32)
-		return avx512_equal16(a, b) &&
-		       avx512_equal16(a + len - 16, b + len - 16);
+		return simd_equal16(a, b) &&
+		       simd_equal16(a + len - 16, b + len - 16);
 	if (len < 64)
-		return avx512_equal32(a, b) &&
-		       avx512_equal32(a + len - 32, b + len - 32);
+		return simd_equal32(a, b) &&
+		       simd_equal32(a + len - 32, b + len - 32);
 	for (i = 0; len - i >= 64; i += 64)
 		if (_mm512_cmpneq_epi8_mask(_mm512_loadu_si512(a + i),
 					    _mm512_loadu_si512(b + i)) != 0)

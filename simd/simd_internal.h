@@ -137,4 +137,31 @@ static inline size_t simd_short_find_newline(const uint8_t *p, size_t len)
 	return len;
 }
 
+/*
+ * Whole-vector equality, shared by the ISA files that can run it. Each
+ * includer compiles these with its own -m flags, and the guards keep them
+ * out of files built without them (simd.c, the scalar file).
+ */
+#ifdef __SSE4_1__
+#include <immintrin.h>
+
+static inline bool simd_equal16(const uint8_t *a, const uint8_t *b)
+{
+	__m128i x = _mm_xor_si128(_mm_loadu_si128((const __m128i *)a),
+				  _mm_loadu_si128((const __m128i *)b));
+
+	return _mm_testz_si128(x, x) != 0;
+}
+#endif
+
+#ifdef __AVX2__
+static inline bool simd_equal32(const uint8_t *a, const uint8_t *b)
+{
+	__m256i x = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)a),
+				     _mm256_loadu_si256((const __m256i *)b));
+
+	return _mm256_testz_si256(x, x) != 0;
+}
+#endif
+
 #endif

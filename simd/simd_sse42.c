@@ -29,13 +29,6 @@ static inline __m128i sse42_diff16(const uint8_t *a, const uint8_t *b)
 			     _mm_loadu_si128((const __m128i *)b));
 }
 
-static inline bool sse42_equal16(const uint8_t *a, const uint8_t *b)
-{
-	__m128i x = sse42_diff16(a, b);
-
-	return _mm_testz_si128(x, x) != 0;
-}
-
 static bool sse42_key_equal(const void *va, const void *vb, size_t len)
 {
 	const uint8_t *a = va;
@@ -57,9 +50,9 @@ static bool sse42_key_equal(const void *va, const void *vb, size_t len)
 			return false;
 	}
 	for (; len - i >= 16; i += 16)
-		if (!sse42_equal16(a + i, b + i))
+		if (!simd_equal16(a + i, b + i))
 			return false;
-	return i == len || sse42_equal16(a + len - 16, b + len - 16);
+	return i == len || simd_equal16(a + len - 16, b + len - 16);
 }
 
 static inline __m128i sse42_newline_lanes(const uint8_t *p)

@@ -3,20 +3,11 @@
  *
  * Writers and readers share 1000 keys in a cache so small (1 MiB) that
  * eviction and segment reuse never stop. Every value is a sequence of
- * self-checking records, so a reader can tell a torn, mixed or reused
- * value from a good one whatever mix of set, append and prepend produced
- * it:
- *
- *   0        4        6        8         12                 len-4   len
- *   +--------+--------+--------+---------+--------------------+------+
- *   | len    | key    | writer | seq     | payload(key,w,seq) | fnv  |
- *   +--------+--------+--------+---------+--------------------+------+
- *   u32 LE    u16 LE   u16 LE   u32 LE                          u32 LE
- *
- * fnv is FNV-1a over bytes [0, len-4). A value is valid when it splits
- * exactly into such records, each for the key it was read under, and the
- * view's flags equal the key index (every writer stores them so; append
- * and prepend keep them).
+ * self-checking records (format in stress_values.h), so a reader can tell
+ * a torn, mixed or reused value from a good one whatever mix of set,
+ * append and prepend produced it. The cache, the key space and the
+ * per-thread tallies are the fixture in stress_fixture.h; this file holds
+ * the threads and the tests.
  *
  * Tests:
  *   readers_writers  2 writers (set, append, prepend, add, delete, cas,
@@ -43,6 +34,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -52,143 +44,13 @@
 #include <cmocka.h>
 
 #include "corecache.h"
+#include "stress_fixture.h"
+#include "stress_values.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define STRESS_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define STRESS_TSAN 1
-#endif
-#endif
-
-#ifdef STRESS_TSAN
-#define STRESS_DEFAULT_OPS 100000u
-#else
-#define STRESS_DEFAULT_OPS 1000000u
-#endif
-
-#define NKEYS 1000u
-#define REC_MIN 16u
-#define REC_MAX 2000u
 #define BULK_MAX 48u
-#define ENOMEM_RETRIES 1000000ul
-
-#define STRESS_LIMIT   ((size_t)1 << 20)
-#define STRESS_ITEMMAX ((size_t)8 << 10)
-#define STRESS_SEGMENT ((size_t)32 << 10)
-
-struct shared {
-	struct cc_cache *c;
-	unsigned long ops;           /* per writer */
-	unsigned long flush_every;   /* writer 0 flushes every so many ops */
-	atomic_uint writers_done;
-	atomic_bool pinned;          /* ref test: writers may start */
-};
-
-struct worker {
-	struct shared *sh;
-	unsigned id;
-	unsigned long verified;      /* views checked and found good */
-	unsigned long mismatches;    /* views found bad */
-	unsigned long errors;        /* unexpected return codes */
-	unsigned long enomem;        /* transient -ENOMEM, retried */
-	unsigned long stores;
-	char first_problem[200];
-};
 
 /* The cache a plain (unregistered) helper thread works on. */
 static struct cc_cache *stress_cache;
-
-/* ---- values ---- */
-
-static void put_u32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)v;
-	p[1] = (unsigned char)(v >> 8);
-	p[2] = (unsigned char)(v >> 16);
-	p[3] = (unsigned char)(v >> 24);
-}
-
-static void put_u16(unsigned char *p, uint16_t v)
-{
-	p[0] = (unsigned char)v;
-	p[1] = (unsigned char)(v >> 8);
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static uint16_t get_u16(const unsigned char *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t fnv1a(const unsigned char *p, size_t n)
-{
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= 16777619u;
-	}
-	return h;
-}
-
-static unsigned char payload_byte(unsigned key, unsigned writer,
-				  uint32_t seq, size_t i)
-{
-	return (unsigned char)(seq * 31u + key * 7u + writer * 131u +
-			       (unsigned)i * 13u + (unsigned)(i >> 8));
-}
-
-static void make_record(unsigned char *buf, uint32_t len, unsigned key,
-			unsigned writer, uint32_t seq)
-{
-	put_u32(buf, len);
-	put_u16(buf + 4, (uint16_t)key);
-	put_u16(buf + 6, (uint16_t)writer);
-	put_u32(buf + 8, seq);
-	for (uint32_t i = 12; i < len - 4; i++)
-		buf[i] = payload_byte(key, writer, seq, i);
-	put_u32(buf + len - 4, fnv1a(buf, len - 4));
-}
-
-/* NULL when the view is a valid value of key, else what is wrong. */
-static const char *check_value(const struct cc_view *v, unsigned key)
-{
-	const unsigned char *p = v->value;
-	size_t off = 0;
-
-	if (v->flags != key)
-		return "flags differ from the key index";
-	if (v->value_len < REC_MIN)
-		return "value shorter than one record";
-	while (off < v->value_len) {
-		const unsigned char *r = p + off;
-		uint32_t len, seq;
-		unsigned writer;
-
-		if (v->value_len - off < REC_MIN)
-			return "trailing bytes after the last record";
-		len = get_u32(r);
-		if (len < REC_MIN || len > REC_MAX || len > v->value_len - off)
-			return "record length out of range";
-		if (get_u16(r + 4) != key)
-			return "record of another key";
-		if (get_u32(r + len - 4) != fnv1a(r, len - 4))
-			return "checksum mismatch";
-		writer = get_u16(r + 6);
-		seq = get_u32(r + 8);
-		for (uint32_t i = 12; i < len - 4; i++)
-			if (r[i] != payload_byte(key, writer, seq, i))
-				return "payload differs";
-		off += len;
-	}
-	return NULL;
-}
 
 /* ---- worker helpers ---- */
 
@@ -203,52 +65,6 @@ static uint64_t rng_next(uint64_t *s)
 	x ^= x << 17;
 	*s = x;
 	return x;
-}
-
-static void key_name(char *buf, size_t size, unsigned k, size_t *len)
-{
-	int n = snprintf(buf, size, "stress:%04u", k);
-
-	*len = (size_t)n;
-}
-
-static void problem(struct worker *w, const char *what, unsigned key,
-		    int rc)
-{
-	if (w->first_problem[0] == '\0')
-		snprintf(w->first_problem, sizeof(w->first_problem),
-			 "thread %u key %u: %s (rc %d)", w->id, key, what, rc);
-}
-
-static void verify(struct worker *w, const struct cc_view *v, unsigned key)
-{
-	const char *bad = check_value(v, key);
-
-	if (bad == NULL) {
-		w->verified++;
-		return;
-	}
-	w->mismatches++;
-	problem(w, bad, key, 0);
-}
-
-/* cc_store, retrying a transient -ENOMEM after a quiescent point. */
-static int store_retry(struct worker *w, struct cc_thread *t,
-		       const struct cc_store_req *r)
-{
-	for (unsigned long i = 0; i < ENOMEM_RETRIES; i++) {
-		int rc = cc_store(t, r, NULL);
-
-		cc_thread_quiescent(t);
-		if (rc != -ENOMEM) {
-			if (rc == 0)
-				w->stores++;
-			return rc;
-		}
-		w->enomem++;
-		sched_yield();
-	}
-	return -ENOMEM;
 }
 
 /* One random writer operation on key k; counts codes it did not expect. */
@@ -450,70 +266,6 @@ static void *reader_main(void *arg)
 	}
 	cc_thread_unregister(t);
 	return NULL;
-}
-
-/* ---- main-thread helpers ---- */
-
-static unsigned long ops_per_writer(void)
-{
-	const char *env = getenv("CC_STRESS_OPS");
-
-	if (env != NULL && *env != '\0')
-		return strtoul(env, NULL, 10);
-	return STRESS_DEFAULT_OPS;
-}
-
-static void create_cache(struct shared *sh)
-{
-	struct cc_params p;
-
-	cc_params_init(&p);
-	p.memory_limit = STRESS_LIMIT;
-	p.item_max = STRESS_ITEMMAX;
-	p.segment_size = STRESS_SEGMENT;
-	p.max_threads = 8;
-	p.hugepages = false;
-	memset(sh, 0, sizeof(*sh));
-	assert_int_equal(cc_create(&p, &sh->c), 0);
-	sh->ops = ops_per_writer();
-	atomic_init(&sh->writers_done, 0);
-	atomic_init(&sh->pinned, false);
-}
-
-/* Every key is absent or valid, checked from a thread of its own. */
-static void check_all_keys(struct shared *sh, struct worker *w)
-{
-	struct cc_thread *t;
-	char key[32];
-	size_t klen;
-
-	assert_int_equal(cc_thread_register(sh->c, &t), 0);
-	for (unsigned k = 0; k < NKEYS; k++) {
-		struct cc_view v;
-		int rc;
-
-		key_name(key, sizeof(key), k, &klen);
-		rc = cc_get(t, key, klen, &v);
-		if (rc == 0)
-			verify(w, &v, k);
-		else
-			assert_int_equal(rc, -ENOENT);
-		cc_thread_quiescent(t);
-	}
-	cc_thread_unregister(t);
-}
-
-static void report(const struct worker *w, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++) {
-		print_message("  thread %u: verified %lu mismatches %lu "
-			      "errors %lu enomem %lu stores %lu\n",
-			      w[i].id, w[i].verified, w[i].mismatches,
-			      w[i].errors, w[i].enomem, w[i].stores);
-		if (w[i].first_problem[0] != '\0')
-			print_message("    first problem: %s\n",
-				      w[i].first_problem);
-	}
 }
 
 /* ---- tests ---- */
@@ -845,10 +597,10 @@ static void check_log(struct cc_thread *t, struct worker *w)
 	assert_int_equal(v.value_len, (RMW_THREADS * RMW_APPENDS + 1) * REC_MIN);
 	p = v.value;
 	for (uint32_t off = 0; off < v.value_len; off += REC_MIN) {
-		unsigned writer = get_u16(p + off + 6);
+		unsigned writer = record_writer(p + off);
 
 		assert_true(writer <= RMW_THREADS);
-		assert_int_equal(get_u32(p + off + 8), next[writer]);
+		assert_int_equal(record_seq(p + off), next[writer]);
 		next[writer]++;
 	}
 	cc_thread_quiescent(t);
