@@ -126,14 +126,18 @@ static_assert(CC_BULK_CHUNK <= 32, "cc_get_bulk tracks a chunk in a 32-bit mask"
  *            4 has cas, 5-6 value-length bytes minus one, 7 dead
  *   byte 1   key length
  *   1-4 B    value length, little endian
- *   [4 B flags] [4 B expiry] [8 B cas]     only when present
+ *   [4 B flags] [4 B expiry] [1-10 B cas]  only when present
  *   key, then value
  *
  * The info byte is the only part ever written after publication: readers
  * bump the hit counter, writers set the dead bit when they replace or
  * remove the item. Both use relaxed atomics on that byte alone.
  * Without an explicit CAS, an item's CAS is its segment's cas_base plus
- * its offset: unique per version at no cost in bytes.
+ * its offset: unique per version at no cost in bytes. An explicit CAS (an
+ * item moved by eviction keeps its CAS; the meta protocol may set one) is
+ * stored as the distance from that derived value, zigzag and LEB128
+ * encoded: a merge copy knows its location and writes the short form
+ * (about 4 bytes); a writer that does not know it yet pads to 10 bytes.
  */
 #define CC_ITEM_FREQ_MASK 0x03u
 #define CC_ITEM_HAS_FLAGS 0x04u
@@ -141,7 +145,8 @@ static_assert(CC_BULK_CHUNK <= 32, "cc_get_bulk tracks a chunk in a 32-bit mask"
 #define CC_ITEM_HAS_CAS 0x10u
 #define CC_ITEM_VLEN_SHIFT 5
 #define CC_ITEM_DEAD 0x80u
-#define CC_ITEM_HEADER_MAX (2 + 4 + 4 + 4 + 8)
+#define CC_CAS_BYTES_MAX 10
+#define CC_ITEM_HEADER_MAX (2 + 4 + 4 + 4 + CC_CAS_BYTES_MAX)
 
 struct cc_item {
 	uint8_t info;
@@ -149,7 +154,8 @@ struct cc_item {
 	uint32_t value_len;
 	uint32_t flags;
 	uint32_t expiry;
-	uint64_t cas;     /* explicit CAS, valid if info has CC_ITEM_HAS_CAS */
+	uint64_t cas_code;   /* zigzag distance to the derived CAS */
+	uint8_t cas_bytes;   /* its encoded length; 0 without */
 	const uint8_t *key;
 	const uint8_t *value;
 	uint32_t size;    /* header + key + value */
@@ -310,10 +316,54 @@ static inline unsigned cc_vlen_bytes(uint32_t value_len)
 
 static inline uint32_t cc_item_size(uint8_t key_len, uint32_t value_len,
 				    bool has_flags, bool has_expiry,
-				    bool has_cas)
+				    unsigned cas_bytes)
 {
 	return 2 + cc_vlen_bytes(value_len) + (has_flags ? 4 : 0) +
-	       (has_expiry ? 4 : 0) + (has_cas ? 8 : 0) + key_len + value_len;
+	       (has_expiry ? 4 : 0) + cas_bytes + key_len + value_len;
+}
+
+/* ---- explicit CAS encoding ---- */
+
+static inline uint64_t cc_cas_code(uint64_t derived, uint64_t cas)
+{
+	int64_t distance = (int64_t)(derived - cas);
+
+	return ((uint64_t)distance << 1) ^ (uint64_t)(distance >> 63);
+}
+
+static inline unsigned cc_cas_code_bytes(uint64_t code)
+{
+	unsigned n = 1;
+
+	while (code >= 0x80) {
+		code >>= 7;
+		n++;
+	}
+	return n;
+}
+
+/* Writes code in exactly width bytes (>= cc_cas_code_bytes(code)); LEB128
+ * allows the redundant continuation bytes that padding needs. */
+static inline void cc_cas_code_put(uint8_t *p, uint64_t code, unsigned width)
+{
+	for (unsigned i = 0; i + 1 < width; i++) {
+		p[i] = (uint8_t)(code & 0x7f) | 0x80;
+		code >>= 7;
+	}
+	p[width - 1] = (uint8_t)code;
+}
+
+/* Reads a code of at most CC_CAS_BYTES_MAX bytes; returns its length. */
+static inline unsigned cc_cas_code_get(const uint8_t *p, uint64_t *code)
+{
+	uint64_t v = 0;
+	unsigned i = 0;
+
+	do {
+		v |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+	} while ((p[i++] & 0x80) && i < CC_CAS_BYTES_MAX);
+	*code = v;
+	return i;
 }
 
 /* Decodes the header at p. Only the info byte may change concurrently. */
@@ -333,7 +383,8 @@ static inline void cc_item_decode(const uint8_t *p, struct cc_item *it)
 	it->value_len = vlen;
 	it->flags = 0;
 	it->expiry = 0;
-	it->cas = 0;
+	it->cas_code = 0;
+	it->cas_bytes = 0;
 	if (info & CC_ITEM_HAS_FLAGS) {
 		memcpy(&it->flags, q, 4);
 		q += 4;
@@ -343,8 +394,8 @@ static inline void cc_item_decode(const uint8_t *p, struct cc_item *it)
 		q += 4;
 	}
 	if (info & CC_ITEM_HAS_CAS) {
-		memcpy(&it->cas, q, 8);
-		q += 8;
+		it->cas_bytes = (uint8_t)cc_cas_code_get(q, &it->cas_code);
+		q += it->cas_bytes;
 	}
 	it->key = q;
 	it->value = q + it->key_len;
@@ -360,7 +411,11 @@ static inline const uint8_t *cc_item_key(const uint8_t *p, uint8_t *key_len)
 
 	skip += (info & CC_ITEM_HAS_FLAGS) ? 4 : 0;
 	skip += (info & CC_ITEM_HAS_EXPIRY) ? 4 : 0;
-	skip += (info & CC_ITEM_HAS_CAS) ? 8 : 0;
+	if (info & CC_ITEM_HAS_CAS) {
+		uint64_t code;
+
+		skip += cc_cas_code_get(p + skip, &code);
+	}
 	*key_len = p[1];
 	return p + skip;
 }
@@ -368,9 +423,12 @@ static inline const uint8_t *cc_item_key(const uint8_t *p, uint8_t *key_len)
 static inline uint64_t cc_item_cas(const struct cc_cache *c, uint64_t loc,
 				   const struct cc_item *it)
 {
-	if (it->info & CC_ITEM_HAS_CAS)
-		return it->cas;
-	return c->segs[cc_loc_seg(c, loc)].cas_base + cc_loc_offset(c, loc) + 1;
+	uint64_t derived = c->segs[cc_loc_seg(c, loc)].cas_base +
+			   cc_loc_offset(c, loc) + 1;
+	uint64_t code = it->cas_code;
+	uint64_t distance = (code >> 1) ^ (0 - (code & 1));
+
+	return (it->info & CC_ITEM_HAS_CAS) ? derived - distance : derived;
 }
 
 /* ---- hashing into the index ---- */

@@ -273,12 +273,14 @@ struct version {
 static uint32_t version_size(uint8_t key_len, const struct version *v)
 {
 	return cc_item_size(key_len, (uint32_t)(v->l1 + v->l2 + v->pad), v->flags != 0,
-			    v->expiry != 0, v->cas != 0);
+			    v->expiry != 0, v->cas != 0 ? CC_CAS_BYTES_MAX : 0);
 }
 
-static void version_write(uint8_t *p, const void *key, uint8_t key_len,
+static void version_write(const struct cc_cache *c, uint64_t loc,
+			  const void *key, uint8_t key_len,
 			  const struct version *v)
 {
+	uint8_t *p = cc_loc_ptr(c, loc);
 	uint32_t vlen = (uint32_t)(v->l1 + v->l2 + v->pad);
 	unsigned vb = cc_vlen_bytes(vlen);
 	uint8_t *q = p + 2;
@@ -299,8 +301,13 @@ static void version_write(uint8_t *p, const void *key, uint8_t key_len,
 		q += 4;
 	}
 	if (v->cas != 0) {
-		memcpy(q, &v->cas, 8);
-		q += 8;
+		/* The size was fixed before the location was known, so the
+		 * code takes its padded width. */
+		uint64_t derived = c->segs[cc_loc_seg(c, loc)].cas_base +
+				   cc_loc_offset(c, loc) + 1;
+
+		cc_cas_code_put(q, cc_cas_code(derived, v->cas), CC_CAS_BYTES_MAX);
+		q += CC_CAS_BYTES_MAX;
 	}
 	memcpy(q, key, key_len);
 	q += key_len;
@@ -340,7 +347,7 @@ static int commit(struct cc_thread *t, const struct cc_hashed *h,
 	rc = cc_seg_append(t, size, v->expiry, &loc);
 	if (rc < 0)
 		return rc;
-	version_write(cc_loc_ptr(c, loc), key, key_len, v);
+	version_write(c, loc, key, key_len, v);
 
 	cc_index_lock(c, h, &lk);
 	cur = cc_index_find_locked(c, h, &lk, key, key_len);

@@ -353,6 +353,7 @@ void cc_item_unlinked(struct cc_thread *t, const uint8_t *item_ptr)
 struct keep_rule {
 	unsigned full;
 	unsigned partial;  /* 0: none */
+	uint64_t room;     /* bytes kept at most */
 };
 
 static struct keep_rule keep_rule_for(struct cc_cache *c, const int32_t *batch,
@@ -371,7 +372,8 @@ static struct keep_rule keep_rule_for(struct cc_cache *c, const int32_t *batch,
 
 			cc_item_decode(base + off, &it);
 			if (!(it.info & CC_ITEM_DEAD))
-				bytes_at[it.info & CC_ITEM_FREQ_MASK] += it.size + 8;
+				/* + 4: the short CAS code a copy typically adds. */
+				bytes_at[it.info & CC_ITEM_FREQ_MASK] += it.size + 4;
 			off += it.size;
 		}
 	}
@@ -380,59 +382,99 @@ static struct keep_rule keep_rule_for(struct cc_cache *c, const int32_t *batch,
 			break;
 		kept += bytes_at[level];
 	}
-	return (struct keep_rule){ .full = level + 1, .partial = level };
+	return (struct keep_rule){ .full = level + 1, .partial = level, .room = room };
 }
 
 /*
  * Copies a kept item into the merge segment with its CAS made explicit
- * (a merge must not change it) and its hit counter cleared. Returns the
- * new location, or 0 if it does not fit.
+ * (a merge must not change it; the location is known here, so the code
+ * takes its short form) and its hit counter cleared. Returns the new
+ * location, or 0 if it does not fit; *size gets the copy's size.
  */
 static uint64_t merge_copy(struct cc_cache *c, int32_t dest, uint64_t loc,
-			   const struct cc_item *it)
+			   const struct cc_item *it, uint32_t *size)
 {
 	struct cc_seg *d = &c->segs[dest];
-	bool had_cas = it->info & CC_ITEM_HAS_CAS;
-	uint32_t size = it->size + (had_cas ? 0 : 8);
-	uint8_t *out = c->region + ((size_t)dest << c->seg_shift) + d->write_offset;
+	uint64_t new_loc = cc_loc_make(c, (uint32_t)dest, d->write_offset);
+	uint64_t code = cc_cas_code(d->cas_base + d->write_offset + 1,
+				    cc_item_cas(c, loc, it));
+	unsigned code_bytes = cc_cas_code_bytes(code);
+	uint8_t *out = cc_loc_ptr(c, new_loc);
 	const uint8_t *src = cc_loc_ptr(c, loc);
-	uint64_t cas = cc_item_cas(c, loc, it);
 	uint32_t fixed = 2 + ((it->info >> CC_ITEM_VLEN_SHIFT) & 3) + 1 +
 			 ((it->info & CC_ITEM_HAS_FLAGS) ? 4 : 0) +
 			 ((it->info & CC_ITEM_HAS_EXPIRY) ? 4 : 0);
-	uint8_t *q;
 
-	if (d->write_offset + size > c->seg_size)
+	*size = it->size - it->cas_bytes + code_bytes;
+	if (d->write_offset + *size > c->seg_size)
 		return 0;
 	memcpy(out + 1, src + 1, fixed - 1);
 	out[0] = (uint8_t)((it->info & ~(CC_ITEM_FREQ_MASK | CC_ITEM_DEAD)) |
 			   CC_ITEM_HAS_CAS);
-	q = out + fixed;
-	memcpy(q, &cas, 8);
-	q += 8;
-	memcpy(q, it->key, (size_t)it->key_len + it->value_len);
+	cc_cas_code_put(out + fixed, code, code_bytes);
+	memcpy(out + fixed + code_bytes, it->key,
+	       (size_t)it->key_len + it->value_len);
 	if (it->expiry > d->expire_at)
 		d->expire_at = it->expiry;
-	uint64_t new_loc = cc_loc_make(c, (uint32_t)dest, d->write_offset);
-	d->write_offset += size;
+	d->write_offset += *size;
 	return new_loc;
+}
+
+/*
+ * pool_lock held: t's merge segment for a class, which stays open across
+ * evictions until an item does not fit (full), so main segments are
+ * sealed full rather than sparse. None is opened for a batch of one
+ * segment: a merge would gain nothing.
+ */
+static int32_t merge_dest_locked(struct cc_thread *t, unsigned ttl_class_id,
+				 unsigned n, bool full)
+{
+	struct cc_cache *c = t->cache;
+	int32_t dest = t->merge_seg[ttl_class_id];
+
+	if (dest >= 0 &&
+	    (full || c->segs[dest].flush_epoch !=
+			     atomic_load_explicit(&c->flush_epoch, memory_order_relaxed))) {
+		seal_locked(c, dest);
+		dest = -1;
+	}
+	if (dest < 0 && n > 1) {
+		dest = free_pop_locked(c);
+		if (dest >= 0) {
+			seg_start(c, dest, ttl_class_id);
+			c->segs[dest].tier = CC_TIER_MAIN;
+		}
+	}
+	t->merge_seg[ttl_class_id] = dest;
+	return dest;
 }
 
 /* One item of a draining segment: kept (copied to dest and re-pointed)
  * or unlinked. */
 static void drain_item(struct cc_thread *t, uint64_t loc,
-		       const struct cc_item *it, int32_t dest, bool keep,
+		       const struct cc_item *it, unsigned n, bool keep,
 		       bool expired)
 {
+	unsigned cls = t->cache->segs[cc_loc_seg(t->cache, loc)].ttl_class;
 	struct cc_cache *c = t->cache;
 	struct cc_hashed h;
 	struct cc_index_lock lk;
 	uint64_t new_loc = 0;
+	uint32_t new_size = 0;
 
 	/* The copy is made before locking: bucket locks are never held
 	 * while a value is copied. */
-	if (keep)
-		new_loc = merge_copy(c, dest, loc, it);
+	if (keep && t->merge_seg[cls] >= 0) {
+		new_loc = merge_copy(c, t->merge_seg[cls], loc, it, &new_size);
+		if (new_loc == 0) {
+			pthread_mutex_lock(&c->pool_lock);
+			merge_dest_locked(t, cls, n, true);
+			pthread_mutex_unlock(&c->pool_lock);
+			if (t->merge_seg[cls] >= 0)
+				new_loc = merge_copy(c, t->merge_seg[cls], loc, it,
+						     &new_size);
+		}
+	}
 	cc_hash_key(c, it->key, it->key_len, &h);
 	cc_index_lock(c, &h, &lk);
 	if (new_loc != 0 && cc_index_move_locked(c, &h, &lk, loc, new_loc)) {
@@ -441,11 +483,7 @@ static void drain_item(struct cc_thread *t, uint64_t loc,
 		atomic_fetch_or_explicit(cc_item_info(cc_loc_ptr(c, loc)),
 					 CC_ITEM_DEAD, memory_order_relaxed);
 		cc_count(&t->counters.merged_items, 1);
-		cc_count(&t->counters.curr_bytes,
-			 (uint64_t)(cc_item_size(it->key_len, it->value_len,
-						 it->info & CC_ITEM_HAS_FLAGS,
-						 it->info & CC_ITEM_HAS_EXPIRY,
-						 true) - it->size));
+		cc_count(&t->counters.curr_bytes, (uint64_t)new_size - it->size);
 		return;
 	}
 	if (cc_index_remove_locked(c, &h, &lk, loc)) {
@@ -468,9 +506,10 @@ static void drain_item(struct cc_thread *t, uint64_t loc,
  * Runs without pool_lock; the batch belongs to this thread alone.
  */
 static void drain(struct cc_thread *t, const int32_t *batch, unsigned n,
-		  int32_t dest, struct keep_rule rule, bool dead)
+		  bool merging, struct keep_rule rule, bool dead)
 {
 	struct cc_cache *c = t->cache;
+	uint64_t kept = 0;
 
 	for (unsigned pass = 0; pass < 2; pass++) {
 		for (unsigned b = 0; b < n; b++) {
@@ -493,43 +532,14 @@ static void drain(struct cc_thread *t, const int32_t *batch, unsigned n,
 					       freq == rule.partial;
 				if (pass == 0 && partial)
 					continue;
-				drain_item(t, loc, &it, dest,
-					   dest >= 0 && !expired &&
-					   (freq >= rule.full || partial),
-					   expired);
+				bool keep = merging && !expired &&
+					    (freq >= rule.full ||
+					     (partial && kept + it.size + 4 <= rule.room));
+				kept += keep ? it.size + 4 : 0;
+				drain_item(t, loc, &it, n, keep, expired);
 			}
 		}
 	}
-}
-
-/*
- * pool_lock held: t's merge segment for a class, which stays open across
- * evictions until it is nearly full (a fresh one per batch would leave
- * main memory full of sparse segments). -1 if the batch is a single
- * segment and none is open: a merge would then gain nothing.
- */
-static int32_t merge_dest_locked(struct cc_thread *t, unsigned ttl_class_id,
-				 unsigned n)
-{
-	struct cc_cache *c = t->cache;
-	int32_t dest = t->merge_seg[ttl_class_id];
-
-	if (dest >= 0 &&
-	    (c->seg_size - c->segs[dest].write_offset < c->seg_size / 8 ||
-	     c->segs[dest].flush_epoch != atomic_load_explicit(&c->flush_epoch,
-							       memory_order_relaxed))) {
-		seal_locked(c, dest);
-		dest = -1;
-	}
-	if (dest < 0 && n > 1) {
-		dest = free_pop_locked(c);
-		if (dest >= 0) {
-			seg_start(c, dest, ttl_class_id);
-			c->segs[dest].tier = CC_TIER_MAIN;
-		}
-	}
-	t->merge_seg[ttl_class_id] = dest;
-	return dest;
 }
 
 /*
@@ -541,7 +551,7 @@ static bool evict_batch(struct cc_thread *t, bool dead_only)
 	struct cc_cache *c = t->cache;
 	int32_t batch[CC_EVICT_BATCH];
 	int32_t dest = -1;
-	struct keep_rule rule = { .full = CC_ITEM_FREQ_MASK + 1, .partial = 0 };
+	struct keep_rule rule = { .full = CC_ITEM_FREQ_MASK + 1 };
 	unsigned n;
 	bool dead;
 	uint64_t epoch;
@@ -549,14 +559,15 @@ static bool evict_batch(struct cc_thread *t, bool dead_only)
 	pthread_mutex_lock(&c->pool_lock);
 	n = pick_batch_locked(c, t->now, dead_only, batch, &dead);
 	if (n > 0 && !dead)
-		dest = merge_dest_locked(t, c->segs[batch[0]].ttl_class, n);
+		dest = merge_dest_locked(t, c->segs[batch[0]].ttl_class, n, false);
 	pthread_mutex_unlock(&c->pool_lock);
 	if (n == 0)
 		return false;
+	/* Kept items get one segment for every three the batch holds beyond
+	 * the first: a batch of four frees at least three. */
 	if (dest >= 0)
-		rule = keep_rule_for(c, batch, n,
-				     c->seg_size - c->segs[dest].write_offset);
-	drain(t, batch, n, dest, rule, dead);
+		rule = keep_rule_for(c, batch, n, c->seg_size * (n - 1) / 3);
+	drain(t, batch, n, dest >= 0, rule, dead);
 
 	pthread_mutex_lock(&c->pool_lock);
 	epoch = cc_qsbr_retire(c);

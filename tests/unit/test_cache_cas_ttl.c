@@ -104,6 +104,55 @@ static void test_explicit_cas(void **state)
 	expect_str(f, "x", "w");
 }
 
+/* Explicit CAS values are stored as a distance from the CAS the item's
+ * location implies: the extremes of the 64-bit range must survive that
+ * encoding, through set, touch (which keeps the CAS) and eviction merges
+ * (which move the item and keep its CAS). */
+static void test_explicit_cas_extremes(void **state)
+{
+	struct fx *f = *state;
+	const uint64_t wants[] = {
+		1, 2, 0x7fffffffffffffffull, 0x8000000000000000ull,
+		0xfffffffffffffffeull, 0xffffffffffffffffull,
+	};
+	char key[16];
+	char filler[1000];
+
+	memset(filler, 'f', sizeof(filler));
+	for (unsigned i = 0; i < sizeof(wants) / sizeof(wants[0]); i++) {
+		struct cc_store_req r;
+		uint64_t got = 0;
+
+		snprintf(key, sizeof(key), "edge%u", i);
+		r = req_str(CC_SET, key, "v");
+		r.new_cas = wants[i];
+		assert_int_equal(store_q(f, &r, &got), 0);
+		assert_true(got == wants[i]);
+		assert_int_equal(cc_touch(f->t, key, strlen(key), 0), 0);
+		cc_thread_quiescent(f->t);
+		assert_true(meta_of(f, key).cas == wants[i]);
+	}
+	/* Churn the pool, reading the edge keys so eviction keeps them; each
+	 * survivor must still show its CAS. */
+	for (unsigned n = 0; n < 20000; n++) {
+		char fk[24];
+		struct cc_store_req r;
+
+		snprintf(fk, sizeof(fk), "fill%u", n);
+		r = req_bin(CC_SET, fk, strlen(fk), filler, sizeof(filler));
+		assert_int_equal(store_q(f, &r, NULL), 0);
+		for (unsigned i = 0; i < sizeof(wants) / sizeof(wants[0]); i++) {
+			struct cc_view v;
+
+			snprintf(key, sizeof(key), "edge%u", i);
+			if (cc_get(f->t, key, strlen(key), &v) == 0)
+				assert_true(v.cas == wants[i]);
+		}
+		cc_thread_quiescent(f->t);
+	}
+	assert_true(stats_of(f).merged_items > 0);
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -358,7 +407,8 @@ static void test_flush_replaced(void **state)
 int main(void)
 {
 	const struct CMUnitTest cas[] = {
-		FX(test_cas),   FX(test_explicit_cas), FX(test_cas_unique),
+		FX(test_cas),   FX(test_explicit_cas), FX(test_explicit_cas_extremes),
+		FX(test_cas_unique),
 		FX(test_expired_is_absent),
 		FX(test_touch), FX(test_get_touch),
 	};
