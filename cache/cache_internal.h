@@ -39,9 +39,6 @@
 #define CC_EVICT_BATCH 4
 #define CC_MIN_SEGMENTS 16
 #define CC_BULK_CHUNK 32
-/* Bytes mapped past the last segment: a reader that follows a torn
- * location never leaves mapped memory while it reads a key. */
-#define CC_REGION_GUARD 4096
 
 #if defined(__SANITIZE_THREAD__)
 #define CC_TSAN 1
@@ -161,6 +158,8 @@ struct cc_item {
 	uint32_t size;    /* header + key + value */
 };
 
+/* A segment's life; every transition is checked (CC_ASSERT, once per
+ * segment, never per request). */
 enum cc_seg_state {
 	CC_SEG_FREE,
 	CC_SEG_OPEN,      /* owned by one thread, appended to */
@@ -434,7 +433,6 @@ static inline uint64_t cc_item_cas(const struct cc_cache *c, uint64_t loc,
 /* ---- hashing into the index ---- */
 
 struct cc_hashed {
-	uint64_t hash;
 	uint64_t primary;
 	uint64_t secondary;
 	uint8_t tag;

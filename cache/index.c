@@ -29,7 +29,6 @@ void cc_hash_key(const struct cc_cache *c, const void *key, size_t key_len,
 
 	/* Bits 0..25, 30..55 and 56..63 are disjoint for index_power <= 26,
 	 * so the two buckets and the tag are independent. */
-	out->hash = h;
 	out->primary = h & c->index_mask;
 	out->secondary = secondary != out->primary ? secondary : secondary ^ 1;
 	out->tag = tag != 0 ? tag : 1;

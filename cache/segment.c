@@ -142,7 +142,7 @@ int cc_segments_init(struct cc_cache *c, const struct cc_params *p)
 	c->nsegs = (uint32_t)nsegs;
 	c->item_max = (uint32_t)p->item_max;
 	c->memory_limit = p->memory_limit;
-	c->region_bytes = nsegs * seg_size + CC_REGION_GUARD;
+	c->region_bytes = nsegs * seg_size;
 
 	rc = region_map(c, p->hugepages);
 	if (rc < 0)
@@ -199,6 +199,7 @@ static void reclaim_locked(struct cc_cache *c)
 		 * before the segment is written again. */
 		if (s->retire_epoch <= safe &&
 		    atomic_load_explicit(&s->refs, memory_order_acquire) == 0) {
+			CC_ASSERT(s->state == CC_SEG_RETIRED);
 			queue_remove(c, &c->retired, id);
 			s->state = CC_SEG_FREE;
 			s->next = c->free_head;
@@ -228,6 +229,7 @@ static void seg_start(struct cc_cache *c, int32_t id, unsigned ttl_class_id)
 {
 	struct cc_seg *s = &c->segs[id];
 
+	CC_ASSERT(s->state == CC_SEG_FREE);
 	s->state = CC_SEG_OPEN;
 	/* Location 0 means "none" in the index, so segment 0 skips a byte. */
 	s->write_offset = id == 0 ? 1 : 0;
@@ -244,6 +246,7 @@ static void seal_locked(struct cc_cache *c, int32_t id)
 {
 	struct cc_seg *s = &c->segs[id];
 
+	CC_ASSERT(s->state == CC_SEG_OPEN);
 	s->state = CC_SEG_SEALED;
 	s->seal_seq = ++c->seal_seq;
 	queue_push(c, &c->sealed[s->ttl_class][s->tier], id);
@@ -270,6 +273,7 @@ static void take_locked(struct cc_cache *c, int32_t id, int32_t *batch,
 {
 	struct cc_seg *s = &c->segs[id];
 
+	CC_ASSERT(s->state == CC_SEG_SEALED);
 	queue_remove(c, &c->sealed[s->ttl_class][s->tier], id);
 	s->state = CC_SEG_DRAINING;
 	batch[(*n)++] = id;
@@ -572,6 +576,7 @@ static bool evict_batch(struct cc_thread *t, bool dead_only)
 	pthread_mutex_lock(&c->pool_lock);
 	epoch = cc_qsbr_retire(c);
 	for (unsigned b = 0; b < n; b++) {
+		CC_ASSERT(c->segs[batch[b]].state == CC_SEG_DRAINING);
 		c->segs[batch[b]].state = CC_SEG_RETIRED;
 		c->segs[batch[b]].retire_epoch = epoch;
 		queue_push(c, &c->retired, batch[b]);
