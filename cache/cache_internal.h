@@ -419,15 +419,20 @@ static inline const uint8_t *cc_item_key(const uint8_t *p, uint8_t *key_len)
 	return p + skip;
 }
 
+/* The CAS an item at loc has unless it carries an explicit one. */
+static inline uint64_t cc_loc_cas(const struct cc_cache *c, uint64_t loc)
+{
+	return c->segs[cc_loc_seg(c, loc)].cas_base + cc_loc_offset(c, loc) + 1;
+}
+
 static inline uint64_t cc_item_cas(const struct cc_cache *c, uint64_t loc,
 				   const struct cc_item *it)
 {
-	uint64_t derived = c->segs[cc_loc_seg(c, loc)].cas_base +
-			   cc_loc_offset(c, loc) + 1;
 	uint64_t code = it->cas_code;
 	uint64_t distance = (code >> 1) ^ (0 - (code & 1));
 
-	return (it->info & CC_ITEM_HAS_CAS) ? derived - distance : derived;
+	return (it->info & CC_ITEM_HAS_CAS) ? cc_loc_cas(c, loc) - distance
+					    : cc_loc_cas(c, loc);
 }
 
 /* ---- hashing into the index ---- */
@@ -506,11 +511,25 @@ void cc_seg_release_open(struct cc_thread *t);
 /* Drops expired and flushed segments, evicts ahead, reclaims; bounded. */
 void cc_seg_maintain(struct cc_thread *t);
 
-/* Whether the item at loc still belongs to the current flush generation. */
-static inline bool cc_seg_flushed(const struct cc_cache *c, uint64_t loc)
+enum cc_item_state {
+	CC_ITEM_LIVE,
+	CC_ITEM_EXPIRED,
+	CC_ITEM_FLUSHED,
+};
+
+/* Whether an indexed item is still visible: the one definition that
+ * reads, writes and eviction share. */
+static inline enum cc_item_state cc_item_state(const struct cc_cache *c,
+					       uint64_t loc,
+					       const struct cc_item *it,
+					       uint32_t now)
 {
-	return c->segs[cc_loc_seg(c, loc)].flush_epoch !=
-	       atomic_load_explicit(&c->flush_epoch, memory_order_relaxed);
+	if (it->expiry != 0 && it->expiry <= now)
+		return CC_ITEM_EXPIRED;
+	if (c->segs[cc_loc_seg(c, loc)].flush_epoch !=
+	    atomic_load_explicit(&c->flush_epoch, memory_order_relaxed))
+		return CC_ITEM_FLUSHED;
+	return CC_ITEM_LIVE;
 }
 
 /* Item accounting when an item leaves the index; shared by engine and

@@ -252,8 +252,7 @@ static void find_current(struct cc_thread *t, const struct cc_hashed *h,
 	if (cur->loc == 0)
 		return;
 	cc_item_decode(cc_loc_ptr(c, cur->loc), &cur->it);
-	cur->live = !(cur->it.expiry != 0 && cur->it.expiry <= t->now) &&
-		    !cc_seg_flushed(c, cur->loc);
+	cur->live = cc_item_state(c, cur->loc, &cur->it, t->now) == CC_ITEM_LIVE;
 }
 
 /* What a new version holds: the value in up to two pieces (append and
@@ -303,10 +302,8 @@ static void version_write(const struct cc_cache *c, uint64_t loc,
 	if (v->cas != 0) {
 		/* The size was fixed before the location was known, so the
 		 * code takes its padded width. */
-		uint64_t derived = c->segs[cc_loc_seg(c, loc)].cas_base +
-				   cc_loc_offset(c, loc) + 1;
-
-		cc_cas_code_put(q, cc_cas_code(derived, v->cas), CC_CAS_BYTES_MAX);
+		cc_cas_code_put(q, cc_cas_code(cc_loc_cas(c, loc), v->cas),
+				CC_CAS_BYTES_MAX);
 		q += CC_CAS_BYTES_MAX;
 	}
 	memcpy(q, key, key_len);
@@ -316,16 +313,6 @@ static void version_write(const struct cc_cache *c, uint64_t loc,
 	if (v->l2 != 0)
 		memcpy(q + v->l1, v->v2, v->l2);
 	memset(q + v->l1 + v->l2, ' ', v->pad);
-}
-
-/* A replaced, removed or dropped version leaves the live-item gauges. */
-static void version_gone(struct cc_thread *t, uint64_t loc, bool replaced)
-{
-	uint8_t *p = cc_loc_ptr(t->cache, loc);
-
-	cc_item_unlinked(t, p);
-	if (replaced)
-		cc_count(&t->counters.curr_items, 1);
 }
 
 /*
@@ -341,7 +328,6 @@ static int commit(struct cc_thread *t, const struct cc_hashed *h,
 	struct cc_index_lock lk;
 	uint64_t loc, cur, dropped;
 	uint32_t size = version_size(key_len, v);
-	struct cc_item it;
 	int rc;
 
 	rc = cc_seg_append(t, size, v->expiry, &loc);
@@ -359,20 +345,17 @@ static int commit(struct cc_thread *t, const struct cc_hashed *h,
 	}
 	cc_index_put_locked(c, h, &lk, cur, loc, &dropped);
 	if (cur != 0)
-		version_gone(t, cur, true);
-	else
-		cc_count(&t->counters.curr_items, 1);
+		cc_item_unlinked(t, cc_loc_ptr(c, cur));
+	cc_count(&t->counters.curr_items, 1);
 	cc_count(&t->counters.curr_bytes, size);
 	if (dropped != 0) {
-		version_gone(t, dropped, false);
+		cc_item_unlinked(t, cc_loc_ptr(c, dropped));
 		cc_count(&t->counters.index_evictions, 1);
 	}
 	cc_index_unlock(&lk);
 
-	if (cas_out != NULL) {
-		cc_item_decode(cc_loc_ptr(c, loc), &it);
-		*cas_out = cc_item_cas(c, loc, &it);
-	}
+	if (cas_out != NULL)
+		*cas_out = v->cas != 0 ? v->cas : cc_loc_cas(c, loc);
 	return 0;
 }
 
@@ -392,7 +375,7 @@ static int remove_if(struct cc_thread *t, const struct cc_hashed *h,
 	}
 	if (cur != 0) {
 		cc_index_remove_locked(c, h, &lk, cur);
-		version_gone(t, cur, false);
+		cc_item_unlinked(t, cc_loc_ptr(c, cur));
 	}
 	cc_index_unlock(&lk);
 	return 0;
@@ -436,12 +419,14 @@ static int lookup(struct cc_thread *t, const struct cc_hashed *h,
 		return -ENOENT;
 	}
 	cc_item_decode(cc_loc_ptr(c, loc), &it);
-	if (it.expiry != 0 && it.expiry <= t->now) {
+	switch (cc_item_state(c, loc, &it, t->now)) {
+	case CC_ITEM_LIVE:
+		break;
+	case CC_ITEM_EXPIRED:
 		cc_count(&t->counters.get_expired, 1);
 		cc_count(&t->counters.get_misses, 1);
 		return -ENOENT;
-	}
-	if (cc_seg_flushed(c, loc)) {
+	case CC_ITEM_FLUSHED:
 		cc_count(&t->counters.get_flushed, 1);
 		cc_count(&t->counters.get_misses, 1);
 		return -ENOENT;

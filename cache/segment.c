@@ -400,8 +400,7 @@ static uint64_t merge_copy(struct cc_cache *c, int32_t dest, uint64_t loc,
 {
 	struct cc_seg *d = &c->segs[dest];
 	uint64_t new_loc = cc_loc_make(c, (uint32_t)dest, d->write_offset);
-	uint64_t code = cc_cas_code(d->cas_base + d->write_offset + 1,
-				    cc_item_cas(c, loc, it));
+	uint64_t code = cc_cas_code(cc_loc_cas(c, new_loc), cc_item_cas(c, loc, it));
 	unsigned code_bytes = cc_cas_code_bytes(code);
 	uint8_t *out = cc_loc_ptr(c, new_loc);
 	const uint8_t *src = cc_loc_ptr(c, loc);
@@ -530,8 +529,8 @@ static void drain(struct cc_thread *t, const int32_t *batch, unsigned n,
 				if (it.info & CC_ITEM_DEAD)
 					continue;
 				freq = it.info & CC_ITEM_FREQ_MASK;
-				expired = dead || cc_seg_flushed(c, loc) ||
-					  (it.expiry != 0 && it.expiry <= t->now);
+				expired = dead || cc_item_state(c, loc, &it, t->now) !=
+							  CC_ITEM_LIVE;
 				bool partial = !expired && rule.partial != 0 &&
 					       freq == rule.partial;
 				if (pass == 0 && partial)
