@@ -241,7 +241,6 @@ struct cc_cache {
 	unsigned seg_shift;
 	uint32_t seg_size;
 	uint32_t item_max;
-	size_t memory_limit;
 	uint32_t (*clock)(void *arg);
 	void *clock_arg;
 	unsigned max_threads;
@@ -517,6 +516,14 @@ enum cc_item_state {
 	CC_ITEM_FLUSHED,
 };
 
+/* Whether a segment was opened before the last flush: all its items are
+ * then invisible, and nothing more may be appended to it. */
+static inline bool cc_seg_flushed(const struct cc_cache *c, const struct cc_seg *s)
+{
+	return s->flush_epoch != atomic_load_explicit(&c->flush_epoch,
+						      memory_order_relaxed);
+}
+
 /* Whether an indexed item is still visible: the one definition that
  * reads, writes and eviction share. */
 static inline enum cc_item_state cc_item_state(const struct cc_cache *c,
@@ -526,8 +533,7 @@ static inline enum cc_item_state cc_item_state(const struct cc_cache *c,
 {
 	if (it->expiry != 0 && it->expiry <= now)
 		return CC_ITEM_EXPIRED;
-	if (c->segs[cc_loc_seg(c, loc)].flush_epoch !=
-	    atomic_load_explicit(&c->flush_epoch, memory_order_relaxed))
+	if (cc_seg_flushed(c, &c->segs[cc_loc_seg(c, loc)]))
 		return CC_ITEM_FLUSHED;
 	return CC_ITEM_LIVE;
 }

@@ -141,7 +141,6 @@ int cc_segments_init(struct cc_cache *c, const struct cc_params *p)
 		return -EINVAL;
 	c->nsegs = (uint32_t)nsegs;
 	c->item_max = (uint32_t)p->item_max;
-	c->memory_limit = p->memory_limit;
 	c->region_bytes = nsegs * seg_size;
 
 	rc = region_map(c, p->hugepages);
@@ -262,9 +261,7 @@ static void seal(struct cc_cache *c, int32_t id)
 static bool seg_dead(const struct cc_cache *c, const struct cc_seg *s,
 		     uint32_t now)
 {
-	return s->flush_epoch != atomic_load_explicit(&c->flush_epoch,
-						      memory_order_relaxed) ||
-	       (s->expire_at != 0 && s->expire_at <= now);
+	return cc_seg_flushed(c, s) || (s->expire_at != 0 && s->expire_at <= now);
 }
 
 /* pool_lock held: takes sealed segment id out of its queue to drain. */
@@ -436,8 +433,7 @@ static int32_t merge_dest_locked(struct cc_thread *t, unsigned ttl_class_id,
 	int32_t dest = t->merge_seg[ttl_class_id];
 
 	if (dest >= 0 &&
-	    (full || c->segs[dest].flush_epoch !=
-			     atomic_load_explicit(&c->flush_epoch, memory_order_relaxed))) {
+	    (full || cc_seg_flushed(c, &c->segs[dest]))) {
 		seal_locked(c, dest);
 		dest = -1;
 	}
@@ -639,9 +635,7 @@ int cc_seg_append(struct cc_thread *t, uint32_t size, uint32_t expiry,
 
 	if (id >= 0) {
 		s = &c->segs[id];
-		if (s->write_offset + size > c->seg_size ||
-		    s->flush_epoch != atomic_load_explicit(&c->flush_epoch,
-							   memory_order_relaxed)) {
+		if (s->write_offset + size > c->seg_size || cc_seg_flushed(c, s)) {
 			seal(c, id);
 			t->open_seg[k] = id = -1;
 		}
