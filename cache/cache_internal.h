@@ -485,11 +485,11 @@ void cc_index_put_locked(struct cc_cache *c, const struct cc_hashed *h,
 
 /* With the lock held: removes the slot holding loc. Returns whether it
  * was there. */
-bool cc_index_remove_locked(struct cc_cache *c, const struct cc_hashed *h,
+bool cc_index_remove_locked(const struct cc_hashed *h,
 			    const struct cc_index_lock *lk, uint64_t loc);
 
 /* With the lock held: replaces loc by new_loc if present. */
-bool cc_index_move_locked(struct cc_cache *c, const struct cc_hashed *h,
+bool cc_index_move_locked(const struct cc_hashed *h,
 			  const struct cc_index_lock *lk, uint64_t loc,
 			  uint64_t new_loc);
 

@@ -374,7 +374,7 @@ static int remove_if(struct cc_thread *t, const struct cc_hashed *h,
 		return -EAGAIN;
 	}
 	if (cur != 0) {
-		cc_index_remove_locked(c, h, &lk, cur);
+		cc_index_remove_locked(h, &lk, cur);
 		cc_item_unlinked(t, cc_loc_ptr(c, cur));
 	}
 	cc_index_unlock(&lk);

@@ -455,7 +455,7 @@ void cc_index_put_locked(struct cc_cache *c, const struct cc_hashed *h,
 
 	*dropped_loc = 0;
 	if (old_loc != 0) {
-		CC_ASSERT(cc_index_move_locked(c, h, lk, old_loc, new_loc));
+		CC_ASSERT(cc_index_move_locked(h, lk, old_loc, new_loc));
 		return;
 	}
 	i = bucket_free_slot(lk->primary);
@@ -486,12 +486,11 @@ void cc_index_put_locked(struct cc_cache *c, const struct cc_hashed *h,
 	slot_set(b, slot, h->tag, new_loc);
 }
 
-bool cc_index_remove_locked(struct cc_cache *c, const struct cc_hashed *h,
+bool cc_index_remove_locked(const struct cc_hashed *h,
 			    const struct cc_index_lock *lk, uint64_t loc)
 {
 	int i = bucket_find_loc_locked(lk->primary, h->tag, loc);
 
-	(void)c;
 	if (i >= 0) {
 		slot_clear(lk->primary, (unsigned)i);
 		return true;
@@ -504,14 +503,13 @@ bool cc_index_remove_locked(struct cc_cache *c, const struct cc_hashed *h,
 	return true;
 }
 
-bool cc_index_move_locked(struct cc_cache *c, const struct cc_hashed *h,
+bool cc_index_move_locked(const struct cc_hashed *h,
 			  const struct cc_index_lock *lk, uint64_t loc,
 			  uint64_t new_loc)
 {
 	struct cc_bucket *b = lk->primary;
 	int i = bucket_find_loc_locked(b, h->tag, loc);
 
-	(void)c;
 	if (i < 0) {
 		b = lk->secondary;
 		i = bucket_find_loc_locked(b, h->tag, loc);

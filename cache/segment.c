@@ -476,7 +476,7 @@ static void drain_item(struct cc_thread *t, uint64_t loc,
 	}
 	cc_hash_key(c, it->key, it->key_len, &h);
 	cc_index_lock(c, &h, &lk);
-	if (new_loc != 0 && cc_index_move_locked(c, &h, &lk, loc, new_loc)) {
+	if (new_loc != 0 && cc_index_move_locked(&h, &lk, loc, new_loc)) {
 		cc_index_unlock(&lk);
 		/* Settled: the second pass of drain must not see it again. */
 		atomic_fetch_or_explicit(cc_item_info(cc_loc_ptr(c, loc)),
@@ -485,7 +485,7 @@ static void drain_item(struct cc_thread *t, uint64_t loc,
 		cc_count(&t->counters.curr_bytes, (uint64_t)new_size - it->size);
 		return;
 	}
-	if (cc_index_remove_locked(c, &h, &lk, loc)) {
+	if (cc_index_remove_locked(&h, &lk, loc)) {
 		cc_item_unlinked(t, cc_loc_ptr(c, loc));
 		cc_count(expired ? &t->counters.expirations : &t->counters.evictions, 1);
 	}
