@@ -16,8 +16,8 @@
  *   +--------------------------+----------------------------+
  *
  * so a bucket slot costs 6 bytes and a bucket holds 10 of them; with the
- * 3-byte item header of a small item that keeps the whole per-item cost
- * near 10 bytes at full index load.
+ * 4-byte item header of a small item that keeps the whole per-item cost
+ * near 11 bytes at full index load.
  */
 #ifndef CORECACHE_CACHE_INTERNAL_H
 #define CORECACHE_CACHE_INTERNAL_H
@@ -121,14 +121,43 @@ static_assert(CC_BULK_CHUNK <= 32, "cc_get_bulk tracks a chunk in a 32-bit mask"
  *
  *   byte 0   info: bits 0-1 hit counter, 2 has flags, 3 has expiry,
  *            4 has cas, 5-6 value-length bytes minus one, 7 dead
- *   byte 1   key length
+ *   byte 1   meta:
+ *              7          3   2          1       0
+ *              +----------+---+----------+-------+
+ *              |  atime   |WIN| STALE    |FETCHED|
+ *              +----------+---+----------+-------+
+ *            bits 0-2 the CC_META_* bits of corecache.h, same values;
+ *            bits 3-7 the access tick (see below)
+ *   byte 2   key length
  *   1-4 B    value length, little endian
  *   [4 B flags] [4 B expiry] [1-10 B cas]  only when present
  *   key, then value
  *
- * The info byte is the only part ever written after publication: readers
- * bump the hit counter, writers set the dead bit when they replace or
- * remove the item. Both use relaxed atomics on that byte alone.
+ * The info and meta bytes are the only parts ever written after
+ * publication, each with relaxed atomics on that byte alone. Readers bump
+ * the hit counter with a plain load and store (a lost increment is
+ * harmless); writers set the dead bit when they replace or remove the
+ * item. The meta byte is never written that way: a lost WIN_SENT would
+ * hand the recache token out twice, so every change to it is a
+ * read-modify-write (fetch_or, or a compare-exchange), and readers make
+ * one only when the byte would change (first fetch, new access tick), so
+ * hot items do not dirty their line on every hit. The meta byte sits next
+ * to the info byte, so reading it costs no extra cache miss. A version
+ * that replaces another and keeps its recache token (touch, gat, incr in
+ * place, a stale CAS store, a merge copy) takes the old meta byte under
+ * the key's bucket lock, setting WIN_SENT on the old one in the same
+ * fetch_or, so the token never goes out once for each copy.
+ *
+ * A full access time would cost 4 bytes an item, a third of the budget,
+ * so the meta byte keeps a 5-bit tick instead: (Unix seconds >> 6) mod 32,
+ * i.e. which 64-second interval of a 2048-second ring saw the last read
+ * or write. It reads back as the end of the latest such interval not after
+ * now (now itself for the current one), so an item accessed up to 31
+ * ticks ago reads as idle for its idle time less 0 to 63 seconds; an item
+ * idle for longer reads as idle for that time modulo the ring. memcached
+ * itself refreshes the time only on a second fetch and then at most once
+ * a minute, so its figure is coarse too.
+ *
  * Without an explicit CAS, an item's CAS is its segment's cas_base plus
  * its offset: unique per version at no cost in bytes. An explicit CAS (an
  * item moved by eviction keeps its CAS; the meta protocol may set one) is
@@ -142,11 +171,21 @@ static_assert(CC_BULK_CHUNK <= 32, "cc_get_bulk tracks a chunk in a 32-bit mask"
 #define CC_ITEM_HAS_CAS 0x10u
 #define CC_ITEM_VLEN_SHIFT 5
 #define CC_ITEM_DEAD 0x80u
+#define CC_ITEM_META_FLAGS 0x07u
+#define CC_ITEM_ATIME_SHIFT 3
+#define CC_ATIME_TICK_SHIFT 6   /* 64-second ticks */
+#define CC_ATIME_RING 32u       /* ticks the 5 bits tell apart */
+#define CC_ITEM_FIXED 3         /* info, meta, key length */
 #define CC_CAS_BYTES_MAX 10
-#define CC_ITEM_HEADER_MAX (2 + 4 + 4 + 4 + CC_CAS_BYTES_MAX)
+#define CC_ITEM_HEADER_MAX (CC_ITEM_FIXED + 4 + 4 + 4 + CC_CAS_BYTES_MAX)
+
+static_assert(CC_META_FETCHED == 0x01 && CC_META_STALE == 0x02 &&
+	      CC_META_WIN_SENT == 0x04,
+	      "the meta byte stores the public CC_META_* bits as they are");
 
 struct cc_item {
 	uint8_t info;
+	uint8_t meta;
 	uint8_t key_len;
 	uint32_t value_len;
 	uint32_t flags;
@@ -275,6 +314,20 @@ static inline void cc_count(_Atomic uint64_t *counter, uint64_t delta)
 			      memory_order_relaxed);
 }
 
+/* Reads the clock and fires a pending delayed flush whose time came.
+ * Every operation starts with it. */
+static inline void cc_thread_tick(struct cc_thread *t)
+{
+	struct cc_cache *c = t->cache;
+	uint32_t at;
+
+	t->now = c->clock(c->clock_arg);
+	at = atomic_load_explicit(&c->flush_at, memory_order_relaxed);
+	if (cc_unlikely(at != 0 && t->now >= at) &&
+	    atomic_compare_exchange_strong(&c->flush_at, &at, 0))
+		atomic_fetch_add(&c->flush_epoch, 1);
+}
+
 /* ---- locations ---- */
 
 static inline uint64_t cc_loc_make(const struct cc_cache *c, uint32_t seg,
@@ -306,6 +359,32 @@ static inline _Atomic uint8_t *cc_item_info(uint8_t *p)
 	return (_Atomic uint8_t *)p;
 }
 
+/* The meta byte: mutable after publication, read-modify-write only. */
+static inline _Atomic uint8_t *cc_item_meta(uint8_t *p)
+{
+	return (_Atomic uint8_t *)(p + 1);
+}
+
+/* The access tick of time now, in the meta byte's position. */
+static inline uint8_t cc_atime_bits(uint32_t now)
+{
+	return (uint8_t)(((now >> CC_ATIME_TICK_SHIFT) & (CC_ATIME_RING - 1))
+			 << CC_ITEM_ATIME_SHIFT);
+}
+
+/* The access time a meta byte stands for at time now (see the item
+ * layout above). */
+static inline uint32_t cc_atime_decode(uint8_t meta, uint32_t now)
+{
+	uint32_t tick_now = now >> CC_ATIME_TICK_SHIFT;
+	uint32_t back = (tick_now - (meta >> CC_ITEM_ATIME_SHIFT)) &
+			(CC_ATIME_RING - 1);
+	uint64_t end = ((uint64_t)(tick_now - back) << CC_ATIME_TICK_SHIFT) +
+		       (1u << CC_ATIME_TICK_SHIFT) - 1;
+
+	return end < now ? (uint32_t)end : now;
+}
+
 static inline unsigned cc_vlen_bytes(uint32_t value_len)
 {
 	return value_len < (1u << 8) ? 1 : value_len < (1u << 16) ? 2 :
@@ -316,7 +395,7 @@ static inline uint32_t cc_item_size(uint8_t key_len, uint32_t value_len,
 				    bool has_flags, bool has_expiry,
 				    unsigned cas_bytes)
 {
-	return 2 + cc_vlen_bytes(value_len) + (has_flags ? 4 : 0) +
+	return CC_ITEM_FIXED + cc_vlen_bytes(value_len) + (has_flags ? 4 : 0) +
 	       (has_expiry ? 4 : 0) + cas_bytes + key_len + value_len;
 }
 
@@ -364,20 +443,23 @@ static inline unsigned cc_cas_code_get(const uint8_t *p, uint64_t *code)
 	return i;
 }
 
-/* Decodes the header at p. Only the info byte may change concurrently. */
+/* Decodes the header at p. Only the info and meta bytes may change
+ * concurrently. */
 static inline void cc_item_decode(const uint8_t *p, struct cc_item *it)
 {
 	uint8_t info = atomic_load_explicit(cc_item_info((uint8_t *)p),
 					    memory_order_relaxed);
 	unsigned vb = ((info >> CC_ITEM_VLEN_SHIFT) & 3) + 1;
-	const uint8_t *q = p + 2;
+	const uint8_t *q = p + CC_ITEM_FIXED;
 	uint32_t vlen = 0;
 
 	for (unsigned i = 0; i < vb; i++)
 		vlen |= (uint32_t)q[i] << (8 * i);
 	q += vb;
 	it->info = info;
-	it->key_len = p[1];
+	it->meta = atomic_load_explicit(cc_item_meta((uint8_t *)p),
+					memory_order_relaxed);
+	it->key_len = p[2];
 	it->value_len = vlen;
 	it->flags = 0;
 	it->expiry = 0;
@@ -405,7 +487,7 @@ static inline const uint8_t *cc_item_key(const uint8_t *p, uint8_t *key_len)
 {
 	uint8_t info = atomic_load_explicit(cc_item_info((uint8_t *)p),
 					    memory_order_relaxed);
-	unsigned skip = 2 + ((info >> CC_ITEM_VLEN_SHIFT) & 3) + 1;
+	unsigned skip = CC_ITEM_FIXED + ((info >> CC_ITEM_VLEN_SHIFT) & 3) + 1;
 
 	skip += (info & CC_ITEM_HAS_FLAGS) ? 4 : 0;
 	skip += (info & CC_ITEM_HAS_EXPIRY) ? 4 : 0;
@@ -414,7 +496,7 @@ static inline const uint8_t *cc_item_key(const uint8_t *p, uint8_t *key_len)
 
 		skip += cc_cas_code_get(p + skip, &code);
 	}
-	*key_len = p[1];
+	*key_len = p[2];
 	return p + skip;
 }
 

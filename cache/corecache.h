@@ -22,7 +22,8 @@
  *   -ENOENT        no such live item (replace, append, prepend, cas, delete,
  *                  incr/decr, touch, get)
  *   -EEXIST        add: a live item already exists
- *   -ESTALE        cas (or delete with cas): the item exists with another CAS
+ *   -ESTALE        cas (or delete, incr/decr, invalidate, meta_win with a
+ *                  cas): the item exists with another CAS
  *   -EDOM          incr/decr: the stored value is not a decimal number
  *   -ENOMEM        no segment could be reclaimed now (all in use or still
  *                  inside a grace period); retry after other threads pass a
@@ -82,7 +83,45 @@ struct cc_view {
 	uint64_t cas;
 	uint32_t expiry;   /* absolute Unix seconds; 0 = never */
 	uint32_t segment;  /* engine-private: what a reference pins */
+	uint32_t atime;    /* last access, Unix seconds, coarse: see below;
+			    * 0 from cc_get and cc_get_bulk */
+	uint8_t meta;      /* CC_META_* bits as they were before this access */
 };
+
+/*
+ * Per-item state of memcached's meta protocol, reported in cc_view.meta
+ * (and atime) as it was BEFORE the access that filled the view.
+ *
+ * atime (mg l = now - atime) deviates from memcached: an item has one
+ * spare byte for all of this, so it keeps its last access (a read without
+ * CC_LOOKUP_NO_BUMP, gat, touch, or a write) as a 64-second tick on a
+ * 2048-second ring, and atime reads back as the end of that tick, or now
+ * while the tick lasts. So:
+ *   - accessed in the current 64-second tick: atime = now (l = 0);
+ *   - idle for d < ~2048 s: l = d minus 0..63 s;
+ *   - idle for longer: l = d modulo ~2048 s (the ring wraps).
+ * memcached's own figure is coarse as well (it refreshes the time on the
+ * second fetch and then at most once a minute). Meta invalidation does
+ * not count as an access; eviction moving an item keeps it. cc_lookup and
+ * cc_get_touch report atime; cc_get and cc_get_bulk, the plain get path,
+ * leave it 0 (decoding it there cost about 4% of the GET rate).
+ *
+ * What each change does to the bits, as memcached 1.6.18 does:
+ *   store (any mode)      starts with cc_store_req.meta (set clears all)
+ *   store, invalidate     STALE, keeps WIN_SENT (see cc_store_req)
+ *   touch, gat            keep all, set FETCHED
+ *   incr/decr             keep all if the number fits the old length
+ *                         (memcached rewrites in place), else clear all
+ *   cc_invalidate         set STALE, clear WIN_SENT, keep FETCHED
+ *   eviction moving it    keeps all
+ */
+#define CC_META_FETCHED  0x01  /* read before this access (mg h) */
+#define CC_META_STALE    0x02  /* invalidated (meta I): still served, flagged X */
+#define CC_META_WIN_SENT 0x04  /* a client was handed the recache token (W);
+				* others get Z */
+
+/* cc_lookup flags. */
+#define CC_LOOKUP_NO_BUMP 0x1  /* mg u: leave hit counter, FETCHED, atime */
 
 /* A key for the bulk API. */
 struct cc_key {
@@ -114,6 +153,23 @@ struct cc_store_req {
 	/* Nonzero: the new version takes this CAS instead of a fresh one
 	 * (meta protocol's explicit CAS). */
 	uint64_t new_cas;
+	/* CC_META_* bits the new version starts with (e.g. WIN_SENT for an
+	 * item vivified empty by mg N). A normal store clears the rest. */
+	uint8_t meta;
+	/* CC_CAS only (meta ms I): if the item's CAS is higher than cas,
+	 * store anyway but as a STALE version that keeps the old exptime
+	 * and WIN_SENT bit (memcached's CAS_STALE). */
+	bool invalidate;
+};
+
+/* incr/decr request (memcached incr, decr and meta ma). */
+struct cc_arith_req {
+	const void *key;
+	size_t key_len;
+	bool decr;
+	uint64_t delta;
+	uint64_t cas;      /* nonzero: must match, else -ESTALE */
+	uint64_t new_cas;  /* nonzero: the new version's CAS */
 };
 
 /* Statistics: one list feeds the struct, the per-thread counters and every
@@ -196,6 +252,13 @@ void cc_thread_online(struct cc_thread *t);
 int cc_get(struct cc_thread *t, const void *key, size_t key_len,
 	   struct cc_view *out);
 
+/* cc_get with flags (CC_LOOKUP_*), for the meta protocol. Without
+ * CC_LOOKUP_NO_BUMP a hit counts for eviction, marks the item FETCHED and
+ * refreshes its access time, as cc_get does; out->meta and out->atime
+ * are the values from before. Same returns as cc_get. */
+int cc_lookup(struct cc_thread *t, const void *key, size_t key_len,
+	      unsigned flags, struct cc_view *out);
+
 /* Looks up n keys at once, overlapping their memory accesses. results[i]
  * is what cc_get would return for keys[i]. Returns the number of hits. */
 unsigned cc_get_bulk(struct cc_thread *t, unsigned n,
@@ -216,12 +279,35 @@ int cc_store(struct cc_thread *t, const struct cc_store_req *req,
 int cc_delete(struct cc_thread *t, const void *key, size_t key_len,
 	      uint64_t cas);
 
-/* incr (decr = false) or decr by delta, memcached semantics: 64-bit
- * unsigned, incr wraps, decr stops at 0, a shorter result is padded with
- * spaces to the old length. *value_out gets the new number. */
-int cc_arith(struct cc_thread *t, const void *key, size_t key_len,
-	     bool decr, uint64_t delta, uint64_t *value_out,
-	     uint64_t *cas_out);
+/* incr (req->decr false) or decr by req->delta, memcached semantics:
+ * 64-bit unsigned, incr wraps, decr stops at 0, a shorter result is
+ * padded with spaces to the old length. *value_out gets the new number,
+ * *cas_out (if not NULL) the new CAS. -ESTALE if req->cas is nonzero and
+ * differs from the item's. Flags and TTL stay; meta bits as above. */
+int cc_arith(struct cc_thread *t, const struct cc_arith_req *req,
+	     uint64_t *value_out, uint64_t *cas_out);
+
+/* Hands out the recache token (meta mg W) once per version: atomically
+ * sets CC_META_WIN_SENT on the live item whose CAS is cas. Returns 1 if
+ * this call set it (the caller won), 0 if it was already set, -ENOENT if
+ * the key is gone, -ESTALE if it has another CAS now. A claim racing
+ * with a change that keeps the token (touch, gat, eviction moving the
+ * item, both of which keep the CAS too) may get 0 although nobody holds
+ * the token yet, so that it never goes out twice; a claim on the new
+ * copy then wins. */
+int cc_meta_win(struct cc_thread *t, const void *key, size_t key_len,
+		uint64_t cas);
+
+/* meta md I: instead of removing the item, marks it CC_META_STALE, clears
+ * CC_META_WIN_SENT (so the next client can win the recache), gives it a
+ * new CAS (new_cas if nonzero, else a fresh one) and, when set_ttl, the
+ * TTL exptime (one already past removes the item). Value, flags, FETCHED
+ * and the access time stay. cas nonzero: only that version (-ESTALE if
+ * another). -ENOENT if absent (counted as a delete miss; a success counts
+ * as no delete, as in memcached). */
+int cc_invalidate(struct cc_thread *t, const void *key, size_t key_len,
+		  uint64_t cas, bool set_ttl, int64_t exptime,
+		  uint64_t new_cas);
 
 /* Sets a new TTL; the CAS does not change. */
 int cc_touch(struct cc_thread *t, const void *key, size_t key_len,

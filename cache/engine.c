@@ -9,191 +9,20 @@
  * retries), so bucket locks are never held while values are copied.
  *
  * Time is Unix seconds from the cache's clock, read once per call.
+ *
+ * The meta protocol's per-item state (CC_META_* and the access tick, see
+ * the meta byte in cache_internal.h) follows memcached 1.6: a new value
+ * starts with the bits the request gives; touch, gat and an incr or decr
+ * whose result fits the old length change an item in place in memcached,
+ * so their new versions keep the old bits; meta invalidation and a stale
+ * CAS store set STALE.
  */
 #include <errno.h>
-#include <sys/mman.h>
-#include <time.h>
 
 #include "cache_internal.h"
-#include "simd.h"
 
 /* Stands for "whatever the slot holds" when committing a plain set. */
 #define ANY_LOC UINT64_MAX
-
-static uint32_t realtime_clock(void *arg)
-{
-	struct timespec ts;
-
-	(void)arg;
-	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-	return (uint32_t)ts.tv_sec;
-}
-
-void cc_params_init(struct cc_params *p)
-{
-	*p = (struct cc_params){
-		.memory_limit = 64u << 20,
-		.item_max = 1u << 20,
-		.segment_size = 0,
-		.index_power = 0,
-		.max_threads = 64,
-		.hugepages = true,
-		.clock = NULL,
-		.clock_arg = NULL,
-	};
-}
-
-static pthread_once_t simd_once = PTHREAD_ONCE_INIT;
-
-static void simd_setup(void)
-{
-	simd_init();
-}
-
-static unsigned default_index_power(size_t memory_limit)
-{
-	uint64_t buckets = memory_limit / 64 / CC_BUCKET_SLOTS;
-	unsigned power = 1;
-
-	while (power < CC_INDEX_POWER_MAX && (1ull << power) < buckets)
-		power++;
-	return power;
-}
-
-int cc_create(const struct cc_params *p, struct cc_cache **out)
-{
-	struct cc_cache *c;
-	size_t index_bytes;
-	int rc;
-
-	if (p->max_threads == 0 || p->index_power > CC_INDEX_POWER_MAX)
-		return -EINVAL;
-	pthread_once(&simd_once, simd_setup);
-	c = aligned_alloc(CC_CACHE_LINE, sizeof(*c));
-	if (c == NULL)
-		return -ENOMEM;
-	memset(c, 0, sizeof(*c));
-	c->clock = p->clock != NULL ? p->clock : realtime_clock;
-	c->clock_arg = p->clock_arg;
-	c->max_threads = p->max_threads;
-	c->index_power = p->index_power != 0 ? p->index_power
-					     : default_index_power(p->memory_limit);
-	c->index_mask = (1ull << c->index_power) - 1;
-	atomic_init(&c->epoch, 1);
-
-	rc = cc_segments_init(c, p);
-	if (rc < 0)
-		goto free_cache;
-	index_bytes = (size_t)sizeof(struct cc_bucket) << c->index_power;
-	c->index = mmap(NULL, index_bytes, PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (c->index == MAP_FAILED) {
-		rc = -ENOMEM;
-		goto deinit_segments;
-	}
-	(void)madvise(c->index, index_bytes, MADV_HUGEPAGE);
-	c->threads = calloc(c->max_threads, sizeof(*c->threads));
-	if (c->threads == NULL) {
-		rc = -ENOMEM;
-		goto unmap_index;
-	}
-	*out = c;
-	return 0;
-
-unmap_index:
-	munmap(c->index, index_bytes);
-deinit_segments:
-	cc_segments_deinit(c);
-free_cache:
-	free(c);
-	return rc;
-}
-
-void cc_destroy(struct cc_cache *c)
-{
-	if (c == NULL)
-		return;
-	for (unsigned i = 0; i < c->max_threads; i++)
-		free(c->threads[i]);
-	free(c->threads);
-	munmap(c->index, (size_t)sizeof(struct cc_bucket) << c->index_power);
-	cc_segments_deinit(c);
-	free(c);
-}
-
-uint32_t cc_now(const struct cc_cache *c)
-{
-	return c->clock(c->clock_arg);
-}
-
-int cc_thread_register(struct cc_cache *c, struct cc_thread **out)
-{
-	struct cc_thread *t = aligned_alloc(CC_CACHE_LINE, sizeof(*t));
-	int rc = -EUSERS;
-
-	if (t == NULL)
-		return -ENOMEM;
-	memset(t, 0, sizeof(*t));
-	t->cache = c;
-	for (unsigned k = 0; k < CC_TTL_CLASSES; k++)
-		t->open_seg[k] = t->merge_seg[k] = -1;
-	atomic_init(&t->qs_epoch, atomic_load(&c->epoch));
-	pthread_mutex_lock(&c->pool_lock);
-	for (unsigned i = 0; i < c->max_threads; i++) {
-		if (c->threads[i] == NULL) {
-			t->id = i;
-			c->threads[i] = t;
-			atomic_fetch_add(&c->nthreads, 1);
-			rc = 0;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&c->pool_lock);
-	if (rc < 0) {
-		free(t);
-		return rc;
-	}
-	cc_thread_online(t);
-	*out = t;
-	return 0;
-}
-
-static void counters_add(struct cc_counters *to, const struct cc_counters *from)
-{
-#define CC_COUNTER_ADD(name, help)                                          \
-	atomic_store_explicit(&to->name,                                    \
-			      atomic_load_explicit(&to->name, memory_order_relaxed) + \
-			      atomic_load_explicit(&from->name, memory_order_relaxed), \
-			      memory_order_relaxed);
-	CC_STATS(CC_COUNTER_ADD)
-#undef CC_COUNTER_ADD
-}
-
-void cc_thread_unregister(struct cc_thread *t)
-{
-	struct cc_cache *c = t->cache;
-
-	cc_seg_release_open(t);
-	pthread_mutex_lock(&c->pool_lock);
-	counters_add(&c->departed, &t->counters);
-	c->threads[t->id] = NULL;
-	atomic_fetch_sub(&c->nthreads, 1);
-	pthread_mutex_unlock(&c->pool_lock);
-	free(t);
-}
-
-/* Reads the clock and fires a pending delayed flush whose time came. */
-static void thread_tick(struct cc_thread *t)
-{
-	struct cc_cache *c = t->cache;
-	uint32_t at;
-
-	t->now = c->clock(c->clock_arg);
-	at = atomic_load_explicit(&c->flush_at, memory_order_relaxed);
-	if (cc_unlikely(at != 0 && t->now >= at) &&
-	    atomic_compare_exchange_strong(&c->flush_at, &at, 0))
-		atomic_fetch_add(&c->flush_epoch, 1);
-}
 
 static int check_key(size_t key_len)
 {
@@ -213,7 +42,7 @@ static int op_begin(struct cc_thread *t, const void *key, size_t key_len,
 
 	if (rc < 0)
 		return rc;
-	thread_tick(t);
+	cc_thread_tick(t);
 	cc_hash_key(t->cache, key, key_len, h);
 	return 0;
 }
@@ -257,7 +86,7 @@ static void find_current(struct cc_thread *t, const struct cc_hashed *h,
 
 /* What a new version holds: the value in up to two pieces (append and
  * prepend join old and new) followed by pad spaces (a shrinking decr),
- * flags, expiry and, if explicit, CAS. */
+ * flags, expiry, if explicit, CAS, and its meta byte. */
 struct version {
 	const void *v1;
 	size_t l1;
@@ -267,6 +96,10 @@ struct version {
 	uint32_t flags;
 	uint32_t expiry;
 	uint64_t cas;     /* 0: derived from the location */
+	uint8_t meta;     /* meta flags and access tick */
+	/* Meta flags taken from the version replaced, read atomically when
+	 * the commit is decided (see commit). */
+	uint8_t inherit;
 };
 
 static uint32_t version_size(uint8_t key_len, const struct version *v)
@@ -282,13 +115,14 @@ static void version_write(const struct cc_cache *c, uint64_t loc,
 	uint8_t *p = cc_loc_ptr(c, loc);
 	uint32_t vlen = (uint32_t)(v->l1 + v->l2 + v->pad);
 	unsigned vb = cc_vlen_bytes(vlen);
-	uint8_t *q = p + 2;
+	uint8_t *q = p + CC_ITEM_FIXED;
 
 	p[0] = (uint8_t)(((vb - 1) << CC_ITEM_VLEN_SHIFT) |
 			 (v->flags != 0 ? CC_ITEM_HAS_FLAGS : 0) |
 			 (v->expiry != 0 ? CC_ITEM_HAS_EXPIRY : 0) |
 			 (v->cas != 0 ? CC_ITEM_HAS_CAS : 0));
-	p[1] = key_len;
+	atomic_store_explicit(cc_item_meta(p), v->meta, memory_order_relaxed);
+	p[2] = key_len;
 	for (unsigned i = 0; i < vb; i++)
 		*q++ = (uint8_t)(vlen >> (8 * i));
 	if (v->flags != 0) {
@@ -313,6 +147,28 @@ static void version_write(const struct cc_cache *c, uint64_t loc,
 	if (v->l2 != 0)
 		memcpy(q + v->l1, v->v2, v->l2);
 	memset(q + v->l1 + v->l2, ' ', v->pad);
+}
+
+/*
+ * The flags v->inherit names, taken from the version at old (indexed, its
+ * bucket locked, about to be replaced) into the new one at loc (not yet
+ * published). When WIN_SENT is inherited it is also set on the old
+ * version in the same atomic step, so a client claiming the token there
+ * from now on loses, and the token cannot go out once for each version.
+ * Only a version that is being replaced under the lock is marked so
+ * (here and in a merge), so no version inherits such a mark as a win.
+ */
+static void inherit_meta(struct cc_cache *c, uint64_t old, uint64_t loc,
+			 uint8_t inherit)
+{
+	_Atomic uint8_t *from = cc_item_meta(cc_loc_ptr(c, old));
+	uint8_t m = (inherit & CC_META_WIN_SENT)
+			    ? atomic_fetch_or_explicit(from, CC_META_WIN_SENT,
+						       memory_order_relaxed)
+			    : atomic_load_explicit(from, memory_order_relaxed);
+
+	atomic_fetch_or_explicit(cc_item_meta(cc_loc_ptr(c, loc)),
+				 (uint8_t)(m & inherit), memory_order_relaxed);
 }
 
 /*
@@ -343,6 +199,8 @@ static int commit(struct cc_thread *t, const struct cc_hashed *h,
 					 CC_ITEM_DEAD, memory_order_relaxed);
 		return -EAGAIN;
 	}
+	if (v->inherit != 0 && cur != 0)
+		inherit_meta(c, cur, loc, v->inherit);
 	cc_index_put_locked(c, h, &lk, cur, loc, &dropped);
 	if (cur != 0)
 		cc_item_unlinked(t, cc_loc_ptr(c, cur));
@@ -381,8 +239,12 @@ static int remove_if(struct cc_thread *t, const struct cc_hashed *h,
 	return 0;
 }
 
-static void view_fill(struct cc_thread *t, uint64_t loc,
-		      const struct cc_item *it, struct cc_view *out)
+/* Fills a view; the access time only when asked (see cc_get). Inlined by
+ * force: out of line (gcc's choice once it grew) it cost 3% of the GET
+ * rate, measured. */
+static inline __attribute__((always_inline)) void
+view_fill(struct cc_thread *t, uint64_t loc, const struct cc_item *it,
+	  bool atime, struct cc_view *out)
 {
 	struct cc_cache *c = t->cache;
 
@@ -392,33 +254,66 @@ static void view_fill(struct cc_thread *t, uint64_t loc,
 	out->cas = cc_item_cas(c, loc, it);
 	out->expiry = it->expiry;
 	out->segment = cc_loc_seg(c, loc);
+	out->meta = it->meta & CC_ITEM_META_FLAGS;
+	out->atime = atime ? cc_atime_decode(it->meta, t->now) : 0;
 }
 
-/* Marks a hit for eviction. A plain load and store, not an atomic add:
- * losing a racing increment costs nothing, a locked instruction per hit
- * would. Only the counter bits change after publication. */
-static void note_hit(struct cc_cache *c, uint64_t loc)
-{
-	_Atomic uint8_t *info = cc_item_info(cc_loc_ptr(c, loc));
-	uint8_t v = atomic_load_explicit(info, memory_order_relaxed);
+/* lookup's own flag beside the public CC_LOOKUP_*: fill the view's
+ * access time. */
+#define LOOKUP_ATIME 0x100u
 
-	if ((v & CC_ITEM_FREQ_MASK) != CC_ITEM_FREQ_MASK)
-		atomic_store_explicit(info, (uint8_t)(v + 1), memory_order_relaxed);
+/* The meta byte a read leaves: FETCHED, and the access tick of now. */
+static inline uint8_t meta_read(uint8_t meta, uint32_t now)
+{
+	return (uint8_t)((meta & CC_ITEM_META_FLAGS) | CC_META_FETCHED |
+			 cc_atime_bits(now));
+}
+
+/* The first read of an item, or the first in a new tick: a
+ * compare-exchange, so a concurrent WIN_SENT is never overwritten. Out
+ * of line (measured: inlined, the loop slowed every GET): a hot item
+ * takes it once per 64-second tick. */
+static __attribute__((noinline)) void note_access(uint8_t *p, uint8_t seen,
+						   uint32_t now)
+{
+	uint8_t want = meta_read(seen, now);
+
+	while (seen != want &&
+	       !atomic_compare_exchange_weak_explicit(cc_item_meta(p), &seen, want,
+						      memory_order_relaxed,
+						      memory_order_relaxed))
+		want = meta_read(seen, now);
+}
+
+/* Marks a read: a hit for eviction, and the meta state. The hit counter
+ * takes a plain load and store, not an atomic add: losing a racing
+ * increment costs nothing, a locked instruction per hit would. */
+static inline void note_read(uint8_t *p, const struct cc_item *it,
+			     uint32_t now)
+{
+	if ((it->info & CC_ITEM_FREQ_MASK) != CC_ITEM_FREQ_MASK)
+		atomic_store_explicit(cc_item_info(p), (uint8_t)(it->info + 1),
+				      memory_order_relaxed);
+	if (cc_unlikely(it->meta != meta_read(it->meta, now)))
+		note_access(p, it->meta, now);
 }
 
 static int lookup(struct cc_thread *t, const struct cc_hashed *h,
-		  const void *key, uint8_t key_len, struct cc_view *out)
+		  const void *key, uint8_t key_len, unsigned flags,
+		  struct cc_view *out)
 {
 	struct cc_cache *c = t->cache;
 	uint64_t loc = cc_index_find(c, h, key, key_len);
 	struct cc_item it;
+	uint8_t *p;
 
 	cc_count(&t->counters.get_cmds, 1);
 	if (loc == 0) {
 		cc_count(&t->counters.get_misses, 1);
 		return -ENOENT;
 	}
-	cc_item_decode(cc_loc_ptr(c, loc), &it);
+	p = cc_loc_ptr(c, loc);
+	cc_item_decode(p, &it);
 	switch (cc_item_state(c, loc, &it, t->now)) {
 	case CC_ITEM_LIVE:
 		break;
@@ -431,12 +326,27 @@ static int lookup(struct cc_thread *t, const struct cc_hashed *h,
 		cc_count(&t->counters.get_misses, 1);
 		return -ENOENT;
 	}
-	view_fill(t, loc, &it, out);
-	note_hit(c, loc);
+	view_fill(t, loc, &it, flags & LOOKUP_ATIME, out);
+	if (!(flags & CC_LOOKUP_NO_BUMP))
+		note_read(p, &it, t->now);
 	cc_count(&t->counters.get_hits, 1);
 	return 0;
 }
 
+int cc_lookup(struct cc_thread *t, const void *key, size_t key_len,
+	      unsigned flags, struct cc_view *out)
+{
+	struct cc_hashed h;
+	int rc = op_begin(t, key, key_len, &h);
+
+	if (rc < 0)
+		return rc;
+	return lookup(t, &h, key, (uint8_t)key_len,
+		      (flags & CC_LOOKUP_NO_BUMP) | LOOKUP_ATIME, out);
+}
+
+/* The plain get path does not report the access time: decoding it cost
+ * about 4% of the GET rate (measured), and no plain get reads it. */
 int cc_get(struct cc_thread *t, const void *key, size_t key_len,
 	   struct cc_view *out)
 {
@@ -445,7 +355,7 @@ int cc_get(struct cc_thread *t, const void *key, size_t key_len,
 
 	if (rc < 0)
 		return rc;
-	return lookup(t, &h, key, (uint8_t)key_len, out);
+	return lookup(t, &h, key, (uint8_t)key_len, 0, out);
 }
 
 unsigned cc_get_bulk(struct cc_thread *t, unsigned n,
@@ -456,7 +366,7 @@ unsigned cc_get_bulk(struct cc_thread *t, unsigned n,
 	struct cc_hashed h[CC_BULK_CHUNK];
 	unsigned hits = 0;
 
-	thread_tick(t);
+	cc_thread_tick(t);
 	for (unsigned base = 0; base < n; base += CC_BULK_CHUNK) {
 		unsigned m = n - base < CC_BULK_CHUNK ? n - base : CC_BULK_CHUNK;
 
@@ -488,12 +398,24 @@ unsigned cc_get_bulk(struct cc_thread *t, unsigned n,
 			if (results[base + i] < 0)
 				continue;
 			results[base + i] = lookup(t, &h[i], k->data,
-						   (uint8_t)k->len,
+						   (uint8_t)k->len, 0,
 						   &views[base + i]);
 			hits += results[base + i] == 0;
 		}
 	}
 	return hits;
+}
+
+/*
+ * memcached's CAS_STALE (ms with I and an older CAS): the value is stored
+ * but marked stale, and it keeps the current version's TTL and whether
+ * the recache token went out. memcached counts it as a cas hit.
+ */
+static void stale_store(struct version *v, const struct cc_item *cur)
+{
+	v->expiry = cur->expiry;
+	v->meta |= CC_META_STALE;
+	v->inherit = CC_META_WIN_SENT;
 }
 
 int cc_store(struct cc_thread *t, const struct cc_store_req *req,
@@ -503,29 +425,33 @@ int cc_store(struct cc_thread *t, const struct cc_store_req *req,
 	bool joins = req->mode == CC_APPEND || req->mode == CC_PREPEND;
 	struct cc_hashed h;
 	struct current cur;
-	struct version v;
+	struct version base, v;
 	uint8_t key_len = (uint8_t)req->key_len;
-	bool born_live;
+	uint64_t item_cas;
+	bool base_live, born_live;
 	int rc = check_key(req->key_len);
 
 	if (rc < 0)
 		return rc;
 	if (req->value_len > c->item_max)
 		return -E2BIG;
-	thread_tick(t);
+	cc_thread_tick(t);
 	cc_count(&t->counters.set_cmds, 1);
 	cc_hash_key(c, req->key, req->key_len, &h);
-	v = (struct version){
+	base = (struct version){
 		.v1 = req->value, .l1 = req->value_len,
 		.flags = req->flags, .cas = req->new_cas,
+		.meta = (uint8_t)((req->meta & CC_ITEM_META_FLAGS) |
+				  cc_atime_bits(t->now)),
 	};
-	born_live = expiry_of(req->exptime, t->now, &v.expiry);
+	base_live = expiry_of(req->exptime, t->now, &base.expiry);
 
-	if (req->mode == CC_SET && born_live) {
-		rc = commit(t, &h, req->key, key_len, ANY_LOC, &v, cas_out);
-		return rc;
-	}
+	if (req->mode == CC_SET && base_live)
+		return commit(t, &h, req->key, key_len, ANY_LOC, &base, cas_out);
 	for (;;) {
+		/* A retry starts over: a stale store rewrote v last time. */
+		v = base;
+		born_live = base_live;
 		find_current(t, &h, req->key, key_len, &cur);
 		switch (req->mode) {
 		case CC_SET:
@@ -545,7 +471,13 @@ int cc_store(struct cc_thread *t, const struct cc_store_req *req,
 				cc_count(&t->counters.cas_misses, 1);
 				goto refused_absent;
 			}
-			if (cc_item_cas(c, cur.loc, &cur.it) != req->cas) {
+			item_cas = cc_item_cas(c, cur.loc, &cur.it);
+			if (req->invalidate && req->cas < item_cas) {
+				stale_store(&v, &cur.it);
+				born_live = true;
+				break;
+			}
+			if (item_cas != req->cas) {
 				cc_count(&t->counters.cas_badval, 1);
 				cc_count(&t->counters.store_refused, 1);
 				return -ESTALE;
@@ -607,6 +539,70 @@ int cc_delete(struct cc_thread *t, const void *key, size_t key_len,
 	return 0;
 }
 
+int cc_invalidate(struct cc_thread *t, const void *key, size_t key_len,
+		  uint64_t cas, bool set_ttl, int64_t exptime, uint64_t new_cas)
+{
+	struct cc_hashed h;
+	struct current cur;
+	int rc = op_begin(t, key, key_len, &h);
+
+	if (rc < 0)
+		return rc;
+	do {
+		struct version v;
+		bool born_live = true;
+
+		/* memcached 1.6.18 counts a miss as a delete miss, and a
+		 * success as nothing at all (not a delete hit). */
+		find_current(t, &h, key, (uint8_t)key_len, &cur);
+		if (!cur.live) {
+			cc_count(&t->counters.delete_misses, 1);
+			return -ENOENT;
+		}
+		if (cas != 0 && cc_item_cas(t->cache, cur.loc, &cur.it) != cas)
+			return -ESTALE;
+		/* memcached changes the item in place: FETCHED and the access
+		 * time stay; WIN_SENT goes so the next client can win. */
+		v = (struct version){
+			.v1 = cur.it.value, .l1 = cur.it.value_len,
+			.flags = cur.it.flags, .expiry = cur.it.expiry,
+			.cas = new_cas,
+			.meta = (uint8_t)((cur.it.meta & ~CC_ITEM_META_FLAGS) |
+					  CC_META_STALE),
+			.inherit = CC_META_FETCHED,
+		};
+		if (set_ttl)
+			born_live = expiry_of(exptime, t->now, &v.expiry);
+		rc = born_live ? commit(t, &h, key, (uint8_t)key_len, cur.loc, &v, NULL)
+			       : remove_if(t, &h, key, (uint8_t)key_len, cur.loc);
+	} while (rc == -EAGAIN);
+	return rc;
+}
+
+int cc_meta_win(struct cc_thread *t, const void *key, size_t key_len,
+		uint64_t cas)
+{
+	struct cc_hashed h;
+	struct current cur;
+	uint8_t before;
+	int rc = op_begin(t, key, key_len, &h);
+
+	if (rc < 0)
+		return rc;
+	find_current(t, &h, key, (uint8_t)key_len, &cur);
+	if (!cur.live)
+		return -ENOENT;
+	if (cc_item_cas(t->cache, cur.loc, &cur.it) != cas)
+		return -ESTALE;
+	/* One atomic step decides the winner. The version may be replaced
+	 * meanwhile; a replacement that keeps the token takes it from here
+	 * in the same kind of step (inherit_meta, merge_copy), so it is
+	 * still handed out once. */
+	before = atomic_fetch_or_explicit(cc_item_meta(cc_loc_ptr(t->cache, cur.loc)),
+					  CC_META_WIN_SENT, memory_order_relaxed);
+	return (before & CC_META_WIN_SENT) ? 0 : 1;
+}
+
 /* memcached reads the number with strtoull and accepts trailing spaces
  * (left by an earlier shrinking decr). */
 static bool parse_number(const uint8_t *p, uint32_t len, uint64_t *out)
@@ -630,39 +626,50 @@ static bool parse_number(const uint8_t *p, uint32_t len, uint64_t *out)
 	return true;
 }
 
-int cc_arith(struct cc_thread *t, const void *key, size_t key_len,
-	     bool decr, uint64_t delta, uint64_t *value_out, uint64_t *cas_out)
+int cc_arith(struct cc_thread *t, const struct cc_arith_req *req,
+	     uint64_t *value_out, uint64_t *cas_out)
 {
-	_Atomic uint64_t *hit = decr ? &t->counters.decr_hits : &t->counters.incr_hits;
-	_Atomic uint64_t *miss = decr ? &t->counters.decr_misses : &t->counters.incr_misses;
+	_Atomic uint64_t *hit = req->decr ? &t->counters.decr_hits
+					  : &t->counters.incr_hits;
+	_Atomic uint64_t *miss = req->decr ? &t->counters.decr_misses
+					   : &t->counters.incr_misses;
+	const void *key = req->key;
+	uint8_t key_len = (uint8_t)req->key_len;
 	struct cc_hashed h;
 	struct current cur;
 	char digits[32];
-	int rc = op_begin(t, key, key_len, &h);
+	int rc = op_begin(t, key, req->key_len, &h);
 
 	if (rc < 0)
 		return rc;
 	do {
-		uint64_t n;
+		uint64_t n, delta = req->delta;
 		int len;
 
-		find_current(t, &h, key, (uint8_t)key_len, &cur);
+		find_current(t, &h, key, key_len, &cur);
 		if (!cur.live) {
 			cc_count(miss, 1);
 			return -ENOENT;
 		}
+		if (req->cas != 0 && cc_item_cas(t->cache, cur.loc, &cur.it) != req->cas)
+			return -ESTALE;
 		if (!parse_number(cur.it.value, cur.it.value_len, &n))
 			return -EDOM;
-		n = decr ? (n > delta ? n - delta : 0) : n + delta;
+		n = req->decr ? (n > delta ? n - delta : 0) : n + delta;
 		len = snprintf(digits, sizeof(digits), "%llu", (unsigned long long)n);
 		/* memcached keeps the old length when the number shrinks,
-		 * padding with spaces. */
+		 * padding with spaces. It rewrites such an item in place,
+		 * keeping its meta flags; a longer number is a new item. */
+		bool in_place = (uint32_t)len <= cur.it.value_len;
 		struct version v = {
 			.v1 = digits, .l1 = (size_t)len,
-			.pad = (uint32_t)len < cur.it.value_len ? cur.it.value_len - (uint32_t)len : 0,
+			.pad = in_place ? cur.it.value_len - (uint32_t)len : 0,
 			.flags = cur.it.flags, .expiry = cur.it.expiry,
+			.cas = req->new_cas,
+			.meta = cc_atime_bits(t->now),
+			.inherit = in_place ? CC_ITEM_META_FLAGS : 0,
 		};
-		rc = commit(t, &h, key, (uint8_t)key_len, cur.loc, &v, cas_out);
+		rc = commit(t, &h, key, key_len, cur.loc, &v, cas_out);
 		if (rc == 0 && value_out != NULL)
 			*value_out = n;
 	} while (rc == -EAGAIN);
@@ -671,7 +678,8 @@ int cc_arith(struct cc_thread *t, const void *key, size_t key_len,
 	return rc;
 }
 
-/* touch and gat: a new version with the same value, flags and CAS. */
+/* touch and gat: a new version with the same value, flags, CAS and meta
+ * flags. Both count as a fetch in memcached (FETCHED, access time). */
 static int retouch(struct cc_thread *t, const void *key, size_t key_len,
 		   int64_t exptime, struct cc_view *out)
 {
@@ -694,10 +702,12 @@ static int retouch(struct cc_thread *t, const void *key, size_t key_len,
 			.v1 = cur.it.value, .l1 = cur.it.value_len,
 			.flags = cur.it.flags,
 			.cas = cc_item_cas(t->cache, cur.loc, &cur.it),
+			.meta = (uint8_t)(CC_META_FETCHED | cc_atime_bits(t->now)),
+			.inherit = CC_ITEM_META_FLAGS,
 		};
 		born_live = expiry_of(exptime, t->now, &v.expiry);
 		if (out != NULL) {
-			view_fill(t, cur.loc, &cur.it, out);
+			view_fill(t, cur.loc, &cur.it, true, out);
 			out->expiry = born_live ? v.expiry : cur.it.expiry;
 		}
 		rc = born_live ? commit(t, &h, key, (uint8_t)key_len, cur.loc, &v, NULL)
@@ -718,49 +728,4 @@ int cc_get_touch(struct cc_thread *t, const void *key, size_t key_len,
 		 int64_t exptime, struct cc_view *out)
 {
 	return retouch(t, key, key_len, exptime, out);
-}
-
-void cc_flush(struct cc_thread *t, uint32_t delay)
-{
-	struct cc_cache *c = t->cache;
-
-	thread_tick(t);
-	if (delay == 0) {
-		atomic_store(&c->flush_at, 0);
-		atomic_fetch_add(&c->flush_epoch, 1);
-		return;
-	}
-	atomic_store(&c->flush_at, t->now + delay);
-}
-
-void cc_maintain(struct cc_thread *t)
-{
-	thread_tick(t);
-	cc_seg_maintain(t);
-}
-
-void cc_stats_read(struct cc_cache *c, struct cc_stats *out)
-{
-	struct cc_counters sum;
-
-	memset(&sum, 0, sizeof(sum));
-	pthread_mutex_lock(&c->pool_lock);
-	counters_add(&sum, &c->departed);
-	for (unsigned i = 0; i < c->max_threads; i++)
-		if (c->threads[i] != NULL)
-			counters_add(&sum, &c->threads[i]->counters);
-	pthread_mutex_unlock(&c->pool_lock);
-
-	memset(out, 0, sizeof(*out));
-#define CC_STATS_COPY(name, help)                                           \
-	out->name = atomic_load_explicit(&sum.name, memory_order_relaxed);
-	CC_STATS(CC_STATS_COPY)
-#undef CC_STATS_COPY
-	out->limit_bytes = (uint64_t)c->nsegs * c->seg_size;
-	out->segment_size = c->seg_size;
-	out->segments_total = c->nsegs;
-	out->segments_free = atomic_load_explicit(&c->free_count,
-						  memory_order_relaxed);
-	out->index_bytes = (uint64_t)sizeof(struct cc_bucket) << c->index_power;
-	out->hugetlb = c->region_hugetlb;
 }

@@ -389,8 +389,9 @@ static struct keep_rule keep_rule_for(struct cc_cache *c, const int32_t *batch,
 /*
  * Copies a kept item into the merge segment with its CAS made explicit
  * (a merge must not change it; the location is known here, so the code
- * takes its short form) and its hit counter cleared. Returns the new
- * location, or 0 if it does not fit; *size gets the copy's size.
+ * takes its short form) and its hit counter cleared. Its meta byte is
+ * filled in by drain_item when the copy replaces the original. Returns
+ * the new location, or 0 if it does not fit; *size gets the copy's size.
  */
 static uint64_t merge_copy(struct cc_cache *c, int32_t dest, uint64_t loc,
 			   const struct cc_item *it, uint32_t *size)
@@ -401,16 +402,17 @@ static uint64_t merge_copy(struct cc_cache *c, int32_t dest, uint64_t loc,
 	unsigned code_bytes = cc_cas_code_bytes(code);
 	uint8_t *out = cc_loc_ptr(c, new_loc);
 	const uint8_t *src = cc_loc_ptr(c, loc);
-	uint32_t fixed = 2 + ((it->info >> CC_ITEM_VLEN_SHIFT) & 3) + 1 +
+	uint32_t fixed = CC_ITEM_FIXED + ((it->info >> CC_ITEM_VLEN_SHIFT) & 3) + 1 +
 			 ((it->info & CC_ITEM_HAS_FLAGS) ? 4 : 0) +
 			 ((it->info & CC_ITEM_HAS_EXPIRY) ? 4 : 0);
 
 	*size = it->size - it->cas_bytes + code_bytes;
 	if (d->write_offset + *size > c->seg_size)
 		return 0;
-	memcpy(out + 1, src + 1, fixed - 1);
+	memcpy(out + 2, src + 2, fixed - 2);
 	out[0] = (uint8_t)((it->info & ~(CC_ITEM_FREQ_MASK | CC_ITEM_DEAD)) |
 			   CC_ITEM_HAS_CAS);
+	atomic_store_explicit(cc_item_meta(out), 0, memory_order_relaxed);
 	cc_cas_code_put(out + fixed, code, code_bytes);
 	memcpy(out + fixed + code_bytes, it->key,
 	       (size_t)it->key_len + it->value_len);
@@ -448,6 +450,27 @@ static int32_t merge_dest_locked(struct cc_thread *t, unsigned ttl_class_id,
 	return dest;
 }
 
+/*
+ * Bucket lock held, before a merge copy replaces the original: the copy
+ * gets the original's meta byte (flags and access tick) as it is now,
+ * and the original gets WIN_SENT in the same atomic step. A client
+ * claiming the recache token on the original from here on is told
+ * someone has it, so the token is not handed out once for each copy; the
+ * lock orders this against every other replacement of the key. If the
+ * original is no longer indexed the move then fails, and nobody reads its
+ * meta byte as the current one again. A read's FETCHED or tick landing on
+ * the original meanwhile is lost, as a hit is.
+ */
+static void carry_meta(struct cc_cache *c, uint64_t from, uint64_t to)
+{
+	uint8_t m = atomic_fetch_or_explicit(cc_item_meta(cc_loc_ptr(c, from)),
+					     CC_META_WIN_SENT,
+					     memory_order_relaxed);
+
+	atomic_store_explicit(cc_item_meta(cc_loc_ptr(c, to)), m,
+			      memory_order_relaxed);
+}
+
 /* One item of a draining segment: kept (copied to dest and re-pointed)
  * or unlinked. */
 static void drain_item(struct cc_thread *t, uint64_t loc,
@@ -476,6 +499,8 @@ static void drain_item(struct cc_thread *t, uint64_t loc,
 	}
 	cc_hash_key(c, it->key, it->key_len, &h);
 	cc_index_lock(c, &h, &lk);
+	if (new_loc != 0)
+		carry_meta(c, loc, new_loc);
 	if (new_loc != 0 && cc_index_move_locked(&h, &lk, loc, new_loc)) {
 		cc_index_unlock(&lk);
 		/* Settled: the second pass of drain must not see it again. */

@@ -8,6 +8,8 @@ packages=(
   build-essential meson ninja-build pkg-config
   libdpdk-dev dpdk
   liburing-dev libjemalloc-dev libcmocka-dev libnuma-dev libxxhash-dev
+  clang libclang-rt-14-dev
+  memcached libmemcached-tools python3-pymemcache
 )
 
 missing=()
@@ -26,3 +28,10 @@ export DEBIAN_FRONTEND=noninteractive
 echo "install-deps: installing ${missing[*]}"
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# Debian's memcached package starts a memcached on 127.0.0.1:11211, the port
+# corecached serves by default. The tests start their own memcached as a
+# reference, so the packaged service is stopped and kept off.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled memcached >/dev/null 2>&1; then
+  $sudo systemctl disable --now memcached >/dev/null 2>&1 || true
+fi

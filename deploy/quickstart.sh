@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs what corecache needs, builds it, and runs the main job. Until the
-# server lands that is the engine benchmark (corecache-bench engine); extra
-# arguments go to it, e.g. --items 1000000.
+# Installs what corecache needs, builds it, and runs the server in the
+# foreground on 127.0.0.1:11211 (stop it with Ctrl-C). Extra arguments go
+# to corecached, e.g. -m 1024 -t 8 -U 11211 -v; see build/corecached --help.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,4 +12,4 @@ else
   meson setup build
 fi
 ninja -C build
-exec build/corecache-bench engine "$@"
+exec build/corecached -l 127.0.0.1 -p 11211 "$@"

@@ -46,7 +46,7 @@ struct cc_thread;
 /* Exponent of every Zipf sequence the engine subcommand draws. */
 #define BENCH_ZIPF_S 0.99
 /* An item's bytes in the engine besides key and value. */
-#define BENCH_ITEM_HEADER 3
+#define BENCH_ITEM_HEADER 4
 #define BENCH_ITEM_BYTES (BENCH_KEY_LEN + BENCH_VALUE_LEN + BENCH_ITEM_HEADER)
 
 static inline size_t bench_round_up(size_t x, size_t to)

@@ -153,6 +153,17 @@ struct cc_stats stats_of(struct fx *f)
 	return s;
 }
 
+int arith_call(struct cc_thread *t, const void *key, size_t key_len,
+	       bool decr, uint64_t delta, uint64_t *value_out,
+	       uint64_t *cas_out)
+{
+	struct cc_arith_req r = {
+		.key = key, .key_len = key_len, .decr = decr, .delta = delta,
+	};
+
+	return cc_arith(t, &r, value_out, cas_out);
+}
+
 void fill_pattern(unsigned char *buf, size_t len, uint64_t seed)
 {
 	uint64_t x = seed * 0x9e3779b97f4a7c15ull + 0x632be59bd9b4e019ull;

@@ -18,6 +18,7 @@
 #ifndef CACHE_FIXTURE_H
 #define CACHE_FIXTURE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,6 +71,12 @@ void expect_str(struct fx *f, const char *key, const char *val);
 void expect_absent(struct fx *f, const char *key);
 
 struct cc_stats stats_of(struct fx *f);
+
+/* cc_arith with the request built from plain arguments (no CAS check,
+ * fresh CAS); returns cc_arith's result. */
+int arith_call(struct cc_thread *t, const void *key, size_t key_len,
+	       bool decr, uint64_t delta, uint64_t *value_out,
+	       uint64_t *cas_out);
 
 /* Deterministic bytes for a value, different for each seed. */
 void fill_pattern(unsigned char *buf, size_t len, uint64_t seed);

@@ -112,9 +112,10 @@ static void test_key_lengths(void **state)
 	assert_int_equal(cc_get_touch(f->t, key, 0, 10, &v), -EINVAL);
 	assert_int_equal(cc_get_touch(f->t, key, CC_KEY_MAX + 1, 10, &v),
 			 -ENAMETOOLONG);
-	assert_int_equal(cc_arith(f->t, key, 0, false, 1, &n, NULL), -EINVAL);
-	assert_int_equal(cc_arith(f->t, key, CC_KEY_MAX + 1, false, 1, &n,
-				  NULL), -ENAMETOOLONG);
+	assert_int_equal(arith_call(f->t, key, 0, false, 1, &n, NULL),
+			 -EINVAL);
+	assert_int_equal(arith_call(f->t, key, CC_KEY_MAX + 1, false, 1, &n,
+				    NULL), -ENAMETOOLONG);
 	cc_thread_quiescent(f->t);
 	assert_int_equal(stats_of(f).curr_items, 2);
 }
@@ -380,8 +381,8 @@ static void arith_ok(struct fx *f, const char *key, bool decr, uint64_t d,
 {
 	uint64_t got = ~want;
 
-	assert_int_equal(cc_arith(f->t, key, strlen(key), decr, d, &got,
-				  NULL), 0);
+	assert_int_equal(arith_call(f->t, key, strlen(key), decr, d, &got,
+				    NULL), 0);
 	cc_thread_quiescent(f->t);
 	assert_int_equal(got, want);
 }
@@ -406,19 +407,19 @@ static void test_arith_basic(void **state)
 	arith_ok(f, "n", true, 1, 0);
 	arith_ok(f, "n", false, 0, 0);
 
-	assert_int_equal(cc_arith(f->t, "gone", 4, false, 1, &n, NULL),
+	assert_int_equal(arith_call(f->t, "gone", 4, false, 1, &n, NULL),
 			 -ENOENT);
-	assert_int_equal(cc_arith(f->t, "gone", 4, true, 1, &n, NULL),
+	assert_int_equal(arith_call(f->t, "gone", 4, true, 1, &n, NULL),
 			 -ENOENT);
 	cc_thread_quiescent(f->t);
 	expect_absent(f, "gone");
 
 	set_ok(f, "s", "abc");
-	assert_int_equal(cc_arith(f->t, "s", 1, false, 1, &n, NULL), -EDOM);
+	assert_int_equal(arith_call(f->t, "s", 1, false, 1, &n, NULL), -EDOM);
 	set_ok(f, "s", "12ab");
-	assert_int_equal(cc_arith(f->t, "s", 1, true, 1, &n, NULL), -EDOM);
+	assert_int_equal(arith_call(f->t, "s", 1, true, 1, &n, NULL), -EDOM);
 	set_ok(f, "s", "-5");
-	assert_int_equal(cc_arith(f->t, "s", 1, false, 1, &n, NULL), -EDOM);
+	assert_int_equal(arith_call(f->t, "s", 1, false, 1, &n, NULL), -EDOM);
 	cc_thread_quiescent(f->t);
 	expect_str(f, "s", "-5");
 
@@ -477,12 +478,12 @@ static void test_arith_cas_flags_ttl(void **state)
 	r.flags = 99;
 	r.exptime = 100;
 	assert_int_equal(store_q(f, &r, &c0), 0);
-	assert_int_equal(cc_arith(f->t, "m", 1, false, 1, &n, &c1), 0);
+	assert_int_equal(arith_call(f->t, "m", 1, false, 1, &n, &c1), 0);
 	cc_thread_quiescent(f->t);
 	assert_int_equal(n, 42);
 	assert_int_not_equal(c1, 0);
 	assert_int_not_equal(c1, c0);
-	assert_int_equal(cc_arith(f->t, "m", 1, true, 2, &n, &c2), 0);
+	assert_int_equal(arith_call(f->t, "m", 1, true, 2, &n, &c2), 0);
 	cc_thread_quiescent(f->t);
 	assert_int_not_equal(c2, c1);
 	m = meta_of(f, "m");

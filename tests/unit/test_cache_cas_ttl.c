@@ -75,7 +75,7 @@ static void test_expired_is_absent(void **state)
 	assert_int_equal(store_q(f, &r, NULL), -ENOENT);
 	r.mode = CC_APPEND;
 	assert_int_equal(store_q(f, &r, NULL), -ENOENT);
-	assert_int_equal(cc_arith(f->t, "e", 1, false, 1, &n, NULL), -ENOENT);
+	assert_int_equal(arith_call(f->t, "e", 1, false, 1, &n, NULL), -ENOENT);
 	assert_int_equal(cc_delete(f->t, "e", 1, 0), -ENOENT);
 	assert_int_equal(cc_delete(f->t, "e", 1, cas), -ENOENT);
 	cc_thread_quiescent(f->t);

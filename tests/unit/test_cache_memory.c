@@ -517,9 +517,9 @@ static void test_create_refusals(void **state)
 static void test_exact_fit(void **state)
 {
 	const size_t seg = (size_t)64 << 10;
-	/* The engine's largest header: info and key length, 4 bytes of
-	 * value length, flags, expiry, and a CAS code of up to 10 bytes. */
-	const size_t item_max = seg - 2 - 4 - 4 - 4 - 10 - CC_KEY_MAX;
+	/* The engine's largest header: info, meta and key length, 4 bytes
+	 * of value length, flags, expiry, and a CAS code of up to 10 bytes. */
+	const size_t item_max = seg - 3 - 4 - 4 - 4 - 10 - CC_KEY_MAX;
 	unsigned char *val = malloc(item_max);
 	char key[CC_KEY_MAX];
 	struct cc_params p;

@@ -11,10 +11,12 @@
  *
  * Tests:
  *   readers_writers  2 writers (set, append, prepend, add, delete, cas,
- *                    a flush now and then) and 2 readers (get, gat,
- *                    get_bulk, maintain, offline/online) on 1000 keys;
- *                    every view read is checked before the next
- *                    quiescent point.
+ *                    meta invalidation, stale cas stores, a flush now
+ *                    and then) and 2 readers (get, gat, lookup without
+ *                    bump, get_bulk, recache token claims, maintain,
+ *                    offline/online) on 1000 keys; every view read is
+ *                    checked before the next quiescent point, and no
+ *                    version's recache token is won twice.
  *   ref_across_churn one thread pins two views with cc_ref_get while the
  *                    writers turn the pool over many times; the pinned
  *                    bytes never change; nested references; cc_ref_put
@@ -48,6 +50,18 @@
 #include "stress_values.h"
 
 #define BULK_MAX 48u
+/* Recache tokens a reader remembers winning, for the once-only check. */
+#define WIN_LOG_MAX 65536u
+
+struct win {
+	uint64_t cas;
+	unsigned key;
+};
+
+/* Tokens won, per worker id; each log written by its worker only, read
+ * by the main thread after the join. */
+static struct win win_log[4][WIN_LOG_MAX];
+static unsigned win_count[4];
 
 /* The cache a plain (unregistered) helper thread works on. */
 static struct cc_cache *stress_cache;
@@ -101,7 +115,7 @@ static void write_one(struct worker *w, struct cc_thread *t, uint64_t *rng,
 		r.mode = CC_PREPEND;
 	} else if (op < 80) {
 		r.mode = CC_ADD;
-	} else if (op < 90) {
+	} else if (op < 86) {
 		rc = cc_delete(t, key, klen, 0);
 		cc_thread_quiescent(t);
 		if (rc != 0 && rc != -ENOENT) {
@@ -109,11 +123,24 @@ static void write_one(struct worker *w, struct cc_thread *t, uint64_t *rng,
 			problem(w, "delete failed", k, rc);
 		}
 		return;
+	} else if (op < 90) {
+		/* meta md I, with a new TTL half the time. */
+		rc = cc_invalidate(t, key, klen, 0, op & 1, 3600, 0);
+		cc_thread_quiescent(t);
+		if (rc == -ENOMEM)
+			w->enomem++;
+		else if (rc != 0 && rc != -ENOENT) {
+			w->errors++;
+			problem(w, "invalidate failed", k, rc);
+		}
+		return;
 	} else {
 		rc = cc_get(t, key, klen, &v);
 		if (rc == 0) {
 			verify(w, &v, k);
-			r.cas = v.cas;
+			/* meta ms I: an older CAS stores a stale version. */
+			r.invalidate = op >= 95;
+			r.cas = v.cas - (r.invalidate && (op & 1));
 		}
 		cc_thread_quiescent(t);
 		if (rc == -ENOENT)
@@ -174,23 +201,43 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
+/* Claims the recache token of the version read (meta mg N/R). */
+static void claim(struct worker *w, struct cc_thread *t, const char *key,
+		  size_t klen, unsigned k, uint64_t cas)
+{
+	int rc = cc_meta_win(t, key, klen, cas);
+
+	if (rc == 1 && win_count[w->id] < WIN_LOG_MAX)
+		win_log[w->id][win_count[w->id]++] = (struct win){ cas, k };
+	else if (rc < 0 && rc != -ENOENT && rc != -ESTALE) {
+		w->errors++;
+		problem(w, "meta_win failed", k, rc);
+	}
+}
+
 static void read_single(struct worker *w, struct cc_thread *t, uint64_t *rng)
 {
 	unsigned k = (unsigned)(rng_next(rng) % NKEYS);
+	unsigned pick = (unsigned)(rng_next(rng) % 16);
 	struct cc_view v;
 	char key[32];
 	size_t klen;
 	int rc;
 
 	key_name(key, sizeof(key), k, &klen);
-	/* Now and then a gat, which rewrites the item from its old copy. */
-	if (rng_next(rng) % 16 == 0)
+	/* Now and then a gat, which rewrites the item from its old copy,
+	 * or a lookup that leaves the item as it is. */
+	if (pick == 0)
 		rc = cc_get_touch(t, key, klen, 0, &v);
+	else if (pick == 1)
+		rc = cc_lookup(t, key, klen, CC_LOOKUP_NO_BUMP, &v);
 	else
 		rc = cc_get(t, key, klen, &v);
-	if (rc == 0)
+	if (rc == 0) {
 		verify(w, &v, k);
-	else if (rc == -ENOMEM)  /* gat writes: transient, like a store */
+		if (pick >= 10)
+			claim(w, t, key, klen, k, v.cas);
+	} else if (rc == -ENOMEM)  /* gat writes: transient, like a store */
 		w->enomem++;
 	else if (rc != -ENOENT) {
 		w->errors++;
@@ -270,6 +317,40 @@ static void *reader_main(void *arg)
 
 /* ---- tests ---- */
 
+static int win_order(const void *a, const void *b)
+{
+	const struct win *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return x->cas < y->cas ? -1 : x->cas > y->cas;
+}
+
+/* Every (key, CAS) version's token went out at most once; returns how
+ * many were won. */
+static unsigned check_wins(void)
+{
+	unsigned n = 0, twice = 0;
+	struct win *all = malloc(sizeof(win_log));
+
+	assert_non_null(all);
+	for (unsigned i = 0; i < 4; i++) {
+		memcpy(all + n, win_log[i], win_count[i] * sizeof(*all));
+		n += win_count[i];
+	}
+	qsort(all, n, sizeof(*all), win_order);
+	for (unsigned i = 1; i < n; i++) {
+		if (all[i].key == all[i - 1].key && all[i].cas == all[i - 1].cas) {
+			if (twice++ == 0)
+				print_error("token of key %u cas %" PRIu64
+					    " won twice\n", all[i].key, all[i].cas);
+		}
+	}
+	free(all);
+	assert_int_equal(twice, 0);
+	return n;
+}
+
 static void test_readers_writers(void **state)
 {
 	struct shared sh;
@@ -281,6 +362,7 @@ static void test_readers_writers(void **state)
 	(void)state;
 	create_cache(&sh);
 	memset(w, 0, sizeof(w));
+	memset(win_count, 0, sizeof(win_count));
 	for (unsigned i = 0; i < 5; i++) {
 		w[i].sh = &sh;
 		w[i].id = i;
@@ -296,6 +378,8 @@ static void test_readers_writers(void **state)
 		assert_int_equal(pthread_join(th[i], NULL), 0);
 	check_all_keys(&sh, &w[4]);
 	report(w, 5);
+	print_message("  recache tokens won %u\n", check_wins());
+	assert_true(win_count[2] > 0 && win_count[3] > 0);
 
 	cc_stats_read(sh.c, &s);
 	print_message("  segments_evicted %" PRIu64 " evictions %" PRIu64
@@ -538,11 +622,14 @@ static void *rmw_main(void *arg)
 		return NULL;
 	}
 	for (unsigned long i = 0; i < sh->ops; i++) {
+		struct cc_arith_req incr = {
+			.key = ctr_key, .key_len = sizeof(ctr_key) - 1,
+			.delta = 1,
+		};
 		uint64_t n;
 
 		do {
-			rc = cc_arith(t, ctr_key, sizeof(ctr_key) - 1, false, 1,
-				      &n, NULL);
+			rc = cc_arith(t, &incr, &n, NULL);
 			cc_thread_quiescent(t);
 		} while (rc == -ENOMEM);
 		if (rc != 0) {
