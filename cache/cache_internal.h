@@ -36,8 +36,11 @@
 #define CC_LOC_BITS 40
 #define CC_INDEX_POWER_MAX 26
 #define CC_TTL_CLASSES 8
-#define CC_EVICT_BATCH 4
-#define CC_MIN_SEGMENTS 16
+#define CC_EVICT_BATCH 4   /* segments one eviction takes, at most */
+/* Fewest segments a cache may have: memcached's -m 8 with its default
+ * -I 1m (segments of 2 MiB). Writers on more threads than that still
+ * store (segment.c), though with little memory to keep items in. */
+#define CC_MIN_SEGMENTS 4
 #define CC_BULK_CHUNK 32
 
 #if defined(__SANITIZE_THREAD__)
@@ -232,7 +235,8 @@ struct cc_seg {
 	uint64_t cas_base;
 	uint64_t retire_epoch;
 	uint64_t seal_seq;
-	uint32_t expire_at;          /* latest item expiry; 0 = never */
+	uint32_t expire_at;          /* latest item expiry; UINT32_MAX: an
+				      * item never expires; 0: no item */
 	uint32_t flush_epoch;
 	int32_t prev, next;          /* queue links, pool_lock */
 	uint8_t state;
@@ -257,6 +261,11 @@ struct cc_thread {
 	struct cc_cache *cache;
 	unsigned id;
 	uint32_t now;
+	/* A view was handed out since the last quiescent point (written
+	 * beside now, which every operation writes anyway). While it is
+	 * false the engine may pass a quiescent point for the thread itself
+	 * when it needs memory back (see segment.c). */
+	bool holds_views;
 	int32_t open_seg[CC_TTL_CLASSES];
 	int32_t merge_seg[CC_TTL_CLASSES];  /* eviction's open main segments */
 	struct cc_counters counters;
@@ -280,6 +289,7 @@ struct cc_cache {
 	unsigned seg_shift;
 	uint32_t seg_size;
 	uint32_t item_max;
+	uint32_t evict_batch;        /* segments per eviction, for nsegs */
 	uint32_t (*clock)(void *arg);
 	void *clock_arg;
 	unsigned max_threads;
@@ -296,6 +306,13 @@ struct cc_cache {
 	pthread_mutex_t pool_lock __attribute__((aligned(CC_CACHE_LINE)));
 	int32_t free_head;
 	_Atomic uint32_t free_count;
+	/* Segments on their way back: draining or retired. Read without
+	 * the lock to judge whether eviction ahead is due. */
+	_Atomic uint32_t pending;
+	/* The oldest quiescent epoch when a writer last gave up waiting for
+	 * a grace period; while it has not moved, writers do not wait
+	 * again (a thread stuck online must not cost every store a wait). */
+	uint64_t stalled_min;
 	/* Sealed segments by TTL class and tier (enum cc_seg_tier). */
 	struct cc_seg_queue sealed[CC_TTL_CLASSES][CC_SEG_TIERS];
 	struct cc_seg_queue retired;
@@ -580,17 +597,67 @@ bool cc_index_move_locked(const struct cc_hashed *h,
 int cc_segments_init(struct cc_cache *c, const struct cc_params *p);
 void cc_segments_deinit(struct cc_cache *c);
 
+/* Cache memory a writer still reads while it appends: the item a new
+ * version copies its value from (append, touch), by location (0: none).
+ * If making room needed a quiescent point of the writer itself, its
+ * segment is pinned with a reference meanwhile (pinned set) until
+ * cc_seg_unpin. */
+struct cc_seg_src {
+	uint64_t loc;
+	bool pinned;
+};
+
 /* Reserves size bytes for an item expiring at expiry in one of t's open
- * segments. On success *loc is the new item's location. -ENOMEM if no
- * segment can be had now. */
+ * segments. On success *loc is the new item's location. When no segment
+ * is free it evicts and waits, bounded in time, for a grace period (see
+ * segment.c); -ENOMEM if none can be had. */
 int cc_seg_append(struct cc_thread *t, uint32_t size, uint32_t expiry,
-		  uint64_t *loc);
+		  struct cc_seg_src *src, uint64_t *loc);
+
+/* How many open segments of each kind (open, merge) a thread may hold;
+ * see segment.c. */
+unsigned cc_seg_share(const struct cc_cache *c);
+
+/* The open segment slot (TTL class index into slots, t->open_seg or
+ * t->merge_seg) for an item of class k; see segment.c. */
+unsigned cc_seg_class_slot(const struct cc_thread *t, const int32_t *slots,
+			   unsigned k);
+
+/* An item expiring at expiry (0: never) was written to s: s expires
+ * whole only once its last item does. */
+static inline void cc_seg_note_expiry(struct cc_seg *s, uint32_t expiry)
+{
+	uint32_t until = expiry != 0 ? expiry : UINT32_MAX;
+
+	if (until > s->expire_at)
+		s->expire_at = until;
+}
+
+/* Drops the pin cc_seg_append may have taken on src's segment. */
+void cc_seg_unpin(struct cc_cache *c, struct cc_seg_src *src);
 
 /* Seals t's open and merge segments (thread leaving). */
 void cc_seg_release_open(struct cc_thread *t);
 
 /* Drops expired and flushed segments, evicts ahead, reclaims; bounded. */
 void cc_seg_maintain(struct cc_thread *t);
+
+/* The pool's primitives, pool_lock held (segment.c), for eviction. */
+void cc_queue_push(struct cc_cache *c, struct cc_seg_queue *q, int32_t id);
+void cc_queue_remove(struct cc_cache *c, struct cc_seg_queue *q, int32_t id);
+int32_t cc_free_pop_locked(struct cc_cache *c);
+void cc_seg_start(struct cc_cache *c, int32_t id, unsigned ttl_class_id);
+void cc_seal_locked(struct cc_cache *c, int32_t id);
+/* Frees retired segments past their grace period and unpinned; returns
+ * the oldest quiescent epoch it judged them by. */
+uint64_t cc_reclaim_locked(struct cc_cache *c);
+
+/* ---- evict.c ---- */
+
+/* Drains one batch of sealed segments (the oldest, keeping what was hit)
+ * and retires them. dead_only: only segments whose items all expired or
+ * were flushed. Returns whether anything was drained. No lock held. */
+bool cc_evict_batch(struct cc_thread *t, bool dead_only);
 
 enum cc_item_state {
 	CC_ITEM_LIVE,

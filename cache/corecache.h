@@ -22,12 +22,17 @@
  *   -ENOENT        no such live item (replace, append, prepend, cas, delete,
  *                  incr/decr, touch, get)
  *   -EEXIST        add: a live item already exists
- *   -ESTALE        cas (or delete, incr/decr, invalidate, meta_win with a
- *                  cas): the item exists with another CAS
+ *   -ESTALE        cas (or append/prepend, delete, incr/decr, invalidate,
+ *                  meta_win with a cas): the item exists with another CAS
  *   -EDOM          incr/decr: the stored value is not a decimal number
- *   -ENOMEM        no segment could be reclaimed now (all in use or still
- *                  inside a grace period); retry after other threads pass a
- *                  quiescent point
+ *   -ENOMEM        no memory could be had for a write: every segment is
+ *                  open (being written by a thread), pinned by a
+ *                  reference, or held back by a thread that has not
+ *                  passed a quiescent point for a while (the writer waits
+ *                  up to about 500 ms for one). A thread that holds views
+ *                  gets it sooner: the engine cannot pass a quiescent
+ *                  point for it, so it evicts and returns -ENOMEM, and a
+ *                  retry after cc_thread_quiescent() gets that memory
  *   -EUSERS        cc_thread_register: max_threads already registered
  */
 #ifndef CORECACHE_H
@@ -110,6 +115,7 @@ struct cc_view {
  *   store (any mode)      starts with cc_store_req.meta (set clears all)
  *   store, invalidate     STALE, keeps WIN_SENT (see cc_store_req)
  *   touch, gat            keep all, set FETCHED
+ *   cc_touch_flags with CC_LOOKUP_NO_BUMP   keep all, access time too
  *   incr/decr             keep all if the number fits the old length
  *                         (memcached rewrites in place), else clear all
  *   cc_invalidate         set STALE, clear WIN_SENT, keep FETCHED
@@ -148,7 +154,10 @@ struct cc_store_req {
 	/* memcached exptime: 0 never, <= CC_TTL_RELATIVE_MAX relative,
 	 * larger absolute Unix time, negative already expired. */
 	int64_t exptime;
-	/* CC_CAS: the CAS the item must have. */
+	/* CC_CAS: the CAS the item must have. CC_APPEND, CC_PREPEND:
+	 * nonzero, the CAS the item must have (else -ESTALE, checked
+	 * atomically with the join and before its size, as memcached's
+	 * meta ms with MA/MP and C does). Other modes ignore it. */
 	uint64_t cas;
 	/* Nonzero: the new version takes this CAS instead of a fresh one
 	 * (meta protocol's explicit CAS). */
@@ -221,7 +230,7 @@ struct cc_stats {
 void cc_params_init(struct cc_params *p);
 
 /* Creates a cache. Errors: -EINVAL for inconsistent parameters (segment
- * smaller than one item_max item, fewer than 16 segments, ...), -ENOMEM. */
+ * smaller than one item_max item, fewer than 4 segments, ...), -ENOMEM. */
 int cc_create(const struct cc_params *p, struct cc_cache **out);
 
 /* Frees everything. No thread may be inside an operation; outstanding
@@ -237,8 +246,12 @@ int cc_thread_register(struct cc_cache *c, struct cc_thread **out);
 void cc_thread_unregister(struct cc_thread *t);
 
 /* Reports a quiescent point: the thread holds no view obtained before this
- * call (except through cc_ref_get). Cheap: one store. Call it between
- * batches; memory cannot be reused while any online thread does not. */
+ * call (except through cc_ref_get). Cheap: two stores to the thread's own
+ * lines. Call it between batches; memory cannot be reused while any
+ * online thread does not. A write that needs memory back passes one on
+ * the thread's behalf when the thread has obtained no view since its last
+ * one, so a thread that quiesces before its writes never sees a
+ * transient -ENOMEM. */
 void cc_thread_quiescent(struct cc_thread *t);
 
 /* A thread about to block (I/O wait, sleep) goes offline so it does not
@@ -309,9 +322,17 @@ int cc_invalidate(struct cc_thread *t, const void *key, size_t key_len,
 		  uint64_t cas, bool set_ttl, int64_t exptime,
 		  uint64_t new_cas);
 
-/* Sets a new TTL; the CAS does not change. */
+/* Sets a new TTL; the CAS does not change. Counts as a fetch (FETCHED,
+ * access time), as memcached's touch does. */
 int cc_touch(struct cc_thread *t, const void *key, size_t key_len,
 	     int64_t exptime);
+
+/* cc_touch with flags (CC_LOOKUP_*). With CC_LOOKUP_NO_BUMP the item's
+ * FETCHED bit and access time stay as they were: memcached's mg with T
+ * and u, and ma with T, change the TTL without a fetch. Same returns as
+ * cc_touch; counted as a touch either way. */
+int cc_touch_flags(struct cc_thread *t, const void *key, size_t key_len,
+		   int64_t exptime, unsigned flags);
 
 /* Invalidates every item stored before now + delay seconds, once that time
  * comes (memcached flush_all). A later flush replaces a pending one. */

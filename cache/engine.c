@@ -173,20 +173,26 @@ static void inherit_meta(struct cc_cache *c, uint64_t old, uint64_t loc,
 
 /*
  * Writes a new version of key and points the index at it, provided the
- * slot still holds `expect` (ANY_LOC: whatever it holds). Returns 0 and
- * the new CAS, -EAGAIN if the key changed meanwhile, or -ENOMEM.
+ * slot still holds `expect` (ANY_LOC: whatever it holds). Returns 0, the
+ * new CAS and (loc_out, if not NULL) its location, -EAGAIN if the key
+ * changed meanwhile, or -ENOMEM. v may copy from the version at expect:
+ * if finding room passes a quiescent point for this thread (segment.c),
+ * that segment stays pinned until the decision, so it is neither
+ * overwritten while read nor reused at the same location meanwhile.
  */
 static int commit(struct cc_thread *t, const struct cc_hashed *h,
 		  const void *key, uint8_t key_len, uint64_t expect,
-		  const struct version *v, uint64_t *cas_out)
+		  const struct version *v, uint64_t *cas_out,
+		  uint64_t *loc_out)
 {
 	struct cc_cache *c = t->cache;
+	struct cc_seg_src src = { .loc = expect != ANY_LOC ? expect : 0 };
 	struct cc_index_lock lk;
 	uint64_t loc, cur, dropped;
 	uint32_t size = version_size(key_len, v);
 	int rc;
 
-	rc = cc_seg_append(t, size, v->expiry, &loc);
+	rc = cc_seg_append(t, size, v->expiry, &src, &loc);
 	if (rc < 0)
 		return rc;
 	version_write(c, loc, key, key_len, v);
@@ -195,6 +201,7 @@ static int commit(struct cc_thread *t, const struct cc_hashed *h,
 	cur = cc_index_find_locked(c, h, &lk, key, key_len);
 	if (expect != ANY_LOC && cur != expect) {
 		cc_index_unlock(&lk);
+		cc_seg_unpin(c, &src);
 		atomic_fetch_or_explicit(cc_item_info(cc_loc_ptr(c, loc)),
 					 CC_ITEM_DEAD, memory_order_relaxed);
 		return -EAGAIN;
@@ -211,9 +218,12 @@ static int commit(struct cc_thread *t, const struct cc_hashed *h,
 		cc_count(&t->counters.index_evictions, 1);
 	}
 	cc_index_unlock(&lk);
+	cc_seg_unpin(c, &src);
 
 	if (cas_out != NULL)
 		*cas_out = v->cas != 0 ? v->cas : cc_loc_cas(c, loc);
+	if (loc_out != NULL)
+		*loc_out = loc;
 	return 0;
 }
 
@@ -239,9 +249,10 @@ static int remove_if(struct cc_thread *t, const struct cc_hashed *h,
 	return 0;
 }
 
-/* Fills a view; the access time only when asked (see cc_get). Inlined by
- * force: out of line (gcc's choice once it grew) it cost 3% of the GET
- * rate, measured. */
+/* Fills a view; the access time only when asked (see cc_get). Notes that
+ * the thread now holds a view, so the engine will not pass a quiescent
+ * point for it (segment.c). Inlined by force: out of line (gcc's choice
+ * once it grew) it cost 3% of the GET rate, measured. */
 static inline __attribute__((always_inline)) void
 view_fill(struct cc_thread *t, uint64_t loc, const struct cc_item *it,
 	  bool atime, struct cc_view *out)
@@ -256,6 +267,7 @@ view_fill(struct cc_thread *t, uint64_t loc, const struct cc_item *it,
 	out->segment = cc_loc_seg(c, loc);
 	out->meta = it->meta & CC_ITEM_META_FLAGS;
 	out->atime = atime ? cc_atime_decode(it->meta, t->now) : 0;
+	t->holds_views = true;
 }
 
 /* lookup's own flag beside the public CC_LOOKUP_*: fill the view's
@@ -447,7 +459,8 @@ int cc_store(struct cc_thread *t, const struct cc_store_req *req,
 	base_live = expiry_of(req->exptime, t->now, &base.expiry);
 
 	if (req->mode == CC_SET && base_live)
-		return commit(t, &h, req->key, key_len, ANY_LOC, &base, cas_out);
+		return commit(t, &h, req->key, key_len, ANY_LOC, &base, cas_out,
+			      NULL);
 	for (;;) {
 		/* A retry starts over: a stale store rewrote v last time. */
 		v = base;
@@ -461,10 +474,22 @@ int cc_store(struct cc_thread *t, const struct cc_store_req *req,
 				goto refused_exists;
 			break;
 		case CC_REPLACE:
+			if (!cur.live)
+				goto refused_absent;
+			break;
 		case CC_APPEND:
 		case CC_PREPEND:
 			if (!cur.live)
 				goto refused_absent;
+			/* Compared with the version the commit then requires
+			 * in the slot, under its bucket lock: atomic. No
+			 * cas_badval, as in memcached, which also checks the
+			 * CAS before the joined size. */
+			if (req->cas != 0 &&
+			    cc_item_cas(c, cur.loc, &cur.it) != req->cas) {
+				cc_count(&t->counters.store_refused, 1);
+				return -ESTALE;
+			}
 			break;
 		case CC_CAS:
 			if (!cur.live) {
@@ -499,7 +524,8 @@ int cc_store(struct cc_thread *t, const struct cc_store_req *req,
 			v.l2 = req->mode == CC_APPEND ? req->value_len : cur.it.value_len;
 			born_live = true;
 		}
-		rc = born_live ? commit(t, &h, req->key, key_len, cur.loc, &v, cas_out)
+		rc = born_live ? commit(t, &h, req->key, key_len, cur.loc, &v,
+					cas_out, NULL)
 			       : remove_if(t, &h, req->key, key_len, cur.loc);
 		if (rc != -EAGAIN)
 			break;
@@ -573,7 +599,8 @@ int cc_invalidate(struct cc_thread *t, const void *key, size_t key_len,
 		};
 		if (set_ttl)
 			born_live = expiry_of(exptime, t->now, &v.expiry);
-		rc = born_live ? commit(t, &h, key, (uint8_t)key_len, cur.loc, &v, NULL)
+		rc = born_live ? commit(t, &h, key, (uint8_t)key_len, cur.loc, &v,
+					NULL, NULL)
 			       : remove_if(t, &h, key, (uint8_t)key_len, cur.loc);
 	} while (rc == -EAGAIN);
 	return rc;
@@ -603,25 +630,47 @@ int cc_meta_win(struct cc_thread *t, const void *key, size_t key_len,
 	return (before & CC_META_WIN_SENT) ? 0 : 1;
 }
 
-/* memcached reads the number with strtoull and accepts trailing spaces
- * (left by an earlier shrinking decr). */
+/* isspace() of the C locale. */
+static bool space_byte(uint8_t b)
+{
+	return b == ' ' || (b >= '\t' && b <= '\r');
+}
+
+/*
+ * The value as memcached 1.6.18's incr/decr reads it (asked, not
+ * guessed): safe_strtoull on the data, which it keeps followed by "\r\n".
+ * White space first is skipped, a sign is allowed, a digit needed; the
+ * number ends at white space, a NUL or the value's end (" 10", "99 1a"
+ * are numbers, "12abc" is not); past 2^64 - 1 it is none. A '-' number
+ * is negated modulo 2^64 and refused only if that looks negative as a
+ * signed number ("-0" is 0, "-18446744073709551615" is 1, "-1" none).
+ */
 static bool parse_number(const uint8_t *p, uint32_t len, uint64_t *out)
 {
 	uint64_t v = 0;
-	uint32_t i = 0;
+	uint32_t i = 0, digits;
+	bool neg = false;
 
-	if (len == 0 || p[0] < '0' || p[0] > '9')
-		return false;
-	for (; i < len && p[i] >= '0' && p[i] <= '9'; i++) {
+	while (i < len && space_byte(p[i]))
+		i++;
+	if (i < len && (p[i] == '+' || p[i] == '-'))
+		neg = p[i++] == '-';
+	for (digits = i; i < len && p[i] >= '0' && p[i] <= '9'; i++) {
 		unsigned d = p[i] - '0';
 
 		if (v > (UINT64_MAX - d) / 10)
 			return false;
 		v = v * 10 + d;
 	}
-	for (; i < len; i++)
-		if (p[i] != ' ')
+	if (i == digits)
+		return false;
+	if (i < len && !space_byte(p[i]) && p[i] != '\0')
+		return false;
+	if (neg) {
+		v = (uint64_t)0 - v;
+		if ((int64_t)v < 0)
 			return false;
+	}
 	*out = v;
 	return true;
 }
@@ -669,7 +718,7 @@ int cc_arith(struct cc_thread *t, const struct cc_arith_req *req,
 			.meta = cc_atime_bits(t->now),
 			.inherit = in_place ? CC_ITEM_META_FLAGS : 0,
 		};
-		rc = commit(t, &h, key, key_len, cur.loc, &v, cas_out);
+		rc = commit(t, &h, key, key_len, cur.loc, &v, cas_out, NULL);
 		if (rc == 0 && value_out != NULL)
 			*value_out = n;
 	} while (rc == -EAGAIN);
@@ -679,17 +728,23 @@ int cc_arith(struct cc_thread *t, const struct cc_arith_req *req,
 }
 
 /* touch and gat: a new version with the same value, flags, CAS and meta
- * flags. Both count as a fetch in memcached (FETCHED, access time). */
+ * flags; a fetch in memcached (FETCHED, access time) unless flags has
+ * CC_LOOKUP_NO_BUMP. A gat's view is of the new version (the old one may
+ * be gone after the commit, see commit), with the old one's meta bits
+ * and access time, as they were before this access. */
 static int retouch(struct cc_thread *t, const void *key, size_t key_len,
-		   int64_t exptime, struct cc_view *out)
+		   int64_t exptime, unsigned flags, struct cc_view *out)
 {
+	struct cc_cache *c = t->cache;
 	struct cc_hashed h;
 	struct current cur;
+	uint64_t loc = 0;
 	int rc = op_begin(t, key, key_len, &h);
 
 	if (rc < 0)
 		return rc;
 	do {
+		bool bump = !(flags & CC_LOOKUP_NO_BUMP);
 		struct version v;
 		bool born_live;
 
@@ -701,31 +756,48 @@ static int retouch(struct cc_thread *t, const void *key, size_t key_len,
 		v = (struct version){
 			.v1 = cur.it.value, .l1 = cur.it.value_len,
 			.flags = cur.it.flags,
-			.cas = cc_item_cas(t->cache, cur.loc, &cur.it),
-			.meta = (uint8_t)(CC_META_FETCHED | cc_atime_bits(t->now)),
+			.cas = cc_item_cas(c, cur.loc, &cur.it),
+			.meta = bump ? (uint8_t)(CC_META_FETCHED |
+						 cc_atime_bits(t->now))
+				     : (uint8_t)(cur.it.meta & ~CC_ITEM_META_FLAGS),
 			.inherit = CC_ITEM_META_FLAGS,
 		};
 		born_live = expiry_of(exptime, t->now, &v.expiry);
-		if (out != NULL) {
-			view_fill(t, cur.loc, &cur.it, true, out);
-			out->expiry = born_live ? v.expiry : cur.it.expiry;
-		}
-		rc = born_live ? commit(t, &h, key, (uint8_t)key_len, cur.loc, &v, NULL)
+		rc = born_live ? commit(t, &h, key, (uint8_t)key_len, cur.loc, &v,
+					NULL, &loc)
 			       : remove_if(t, &h, key, (uint8_t)key_len, cur.loc);
 	} while (rc == -EAGAIN);
-	if (rc == 0)
-		cc_count(&t->counters.touch_hits, 1);
-	return rc;
+	if (rc < 0)
+		return rc;
+	cc_count(&t->counters.touch_hits, 1);
+	if (out != NULL) {
+		struct cc_item it;
+
+		if (loc != 0)
+			cc_item_decode(cc_loc_ptr(c, loc), &it);
+		view_fill(t, loc != 0 ? loc : cur.loc, loc != 0 ? &it : &cur.it,
+			  false, out);
+		out->meta = cur.it.meta & CC_ITEM_META_FLAGS;
+		out->atime = cc_atime_decode(cur.it.meta, t->now);
+		out->expiry = loc != 0 ? it.expiry : cur.it.expiry;
+	}
+	return 0;
 }
 
 int cc_touch(struct cc_thread *t, const void *key, size_t key_len,
 	     int64_t exptime)
 {
-	return retouch(t, key, key_len, exptime, NULL);
+	return retouch(t, key, key_len, exptime, 0, NULL);
+}
+
+int cc_touch_flags(struct cc_thread *t, const void *key, size_t key_len,
+		   int64_t exptime, unsigned flags)
+{
+	return retouch(t, key, key_len, exptime, flags, NULL);
 }
 
 int cc_get_touch(struct cc_thread *t, const void *key, size_t key_len,
 		 int64_t exptime, struct cc_view *out)
 {
-	return retouch(t, key, key_len, exptime, out);
+	return retouch(t, key, key_len, exptime, 0, out);
 }

@@ -49,11 +49,13 @@ void cc_thread_quiescent(struct cc_thread *t)
 	/* release: every read this thread made of cache memory happens
 	 * before a reclaimer that sees this epoch reuses it. */
 	atomic_store_explicit(&t->qs_epoch, e, memory_order_release);
+	t->holds_views = false;
 }
 
 void cc_thread_offline(struct cc_thread *t)
 {
 	atomic_store_explicit(&t->qs_epoch, UINT64_MAX, memory_order_release);
+	t->holds_views = false;
 }
 
 void cc_thread_online(struct cc_thread *t)

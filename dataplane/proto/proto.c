@@ -205,7 +205,9 @@ void proto_reply_data(struct proto_req *r, const struct cc_view *v)
 
 /* ---- storage ---- */
 
-/* Stores retried after a quiescent point before giving up on -ENOMEM. */
+/* Stores retried after a quiescent point before giving up on -ENOMEM.
+ * The engine waits for memory itself when the thread holds no views, as
+ * here (see proto_store), so a retry is a last resort. */
 #define STORE_RETRIES 2
 
 size_t proto_item_size(size_t key_len, size_t value_len, uint32_t flags)
@@ -220,8 +222,10 @@ bool proto_too_large(const struct proto_req *r, size_t key_len,
 	       r->w->server->settings.item_max;
 }
 
-/* memcached's checks of an append or prepend against the item it joins
- * (see proto_store). A missing item is left to cc_store to report. */
+/* memcached's item size rule applied to the item an append or prepend
+ * would make (see proto_store). A missing item, and a CAS that does not
+ * match, are left to cc_store to report: memcached answers a bad CAS
+ * before it judges the size, and the engine compares it atomically. */
 static int join_check(struct proto_req *r, const struct cc_store_req *sr)
 {
 	struct cc_view v;
@@ -232,7 +236,7 @@ static int join_check(struct proto_req *r, const struct cc_store_req *sr)
 		      CC_LOOKUP_NO_BUMP, &v) != 0)
 		return 0;
 	if (sr->cas != 0 && v.cas != sr->cas)
-		return -ESTALE;
+		return 0;
 	if (proto_too_large(r, sr->key_len,
 			    (size_t)v.value_len + sr->value_len, v.flags))
 		return -E2BIG;
@@ -246,6 +250,11 @@ int proto_store(struct proto_req *r, const struct cc_store_req *sr,
 
 	if (err != 0)
 		return err;
+	/* Replies hold copies or pinned references, never views, so the
+	 * thread may pass a quiescent point here; with none held, a store
+	 * that finds the cache full evicts and waits for memory instead of
+	 * failing (corecache.h). */
+	cc_thread_quiescent(proto_thread(r));
 	err = cc_store(proto_thread(r), sr, cas);
 	for (int i = 0; err == -ENOMEM && i < STORE_RETRIES; i++) {
 		cc_thread_quiescent(proto_thread(r));
@@ -257,7 +266,11 @@ int proto_store(struct proto_req *r, const struct cc_store_req *sr,
 int proto_arith(struct proto_req *r, const struct cc_arith_req *ar,
 		uint64_t *value, uint64_t *cas)
 {
-	int err = cc_arith(proto_thread(r), ar, value, cas);
+	int err;
+
+	/* As in proto_store. */
+	cc_thread_quiescent(proto_thread(r));
+	err = cc_arith(proto_thread(r), ar, value, cas);
 
 	for (int i = 0; err == -ENOMEM && i < STORE_RETRIES; i++) {
 		cc_thread_quiescent(proto_thread(r));

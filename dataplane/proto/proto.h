@@ -80,6 +80,7 @@ struct proto_settings {
 	X(conn_closed_errors, "connections closed for malformed input")      \
 	X(udp_requests, "UDP datagrams served")                              \
 	X(udp_refused, "UDP datagrams refused (bad or multi-datagram frame)") \
+	X(udp_replies_dropped, "UDP replies dropped whole: too many datagrams") \
 	X(zero_copy_values, "values queued by reference, not copied")
 
 struct proto_counters {
@@ -251,12 +252,13 @@ struct proto_udp_header {
  * request id, its sequence number and the total, split the way memcached
  * 1.6 splits them (one message per response object). reply is a scratch
  * queue of the worker's for the unframed replies: empty on entry, empty
- * on return. dgram_lens gets each datagram's length; past max_dgrams the
- * rest of the reply is dropped, as UDP may drop it anyway. Counts
- * bytes_read, udp_requests and udp_refused. Returns the number of
- * datagrams, 0 when nothing is to be sent back (quiet requests, a frame
- * too short or claiming several datagrams: memcached drops those
- * silently), or -ENOMEM. */
+ * on return. dgram_lens gets each datagram's length; a reply that needs
+ * more than max_dgrams datagrams is dropped whole (never cut short) and
+ * counted in udp_replies_dropped. Counts bytes_read, udp_requests and
+ * udp_refused. Returns the number of datagrams, 0 when nothing is to be
+ * sent back (quiet requests, a frame too short or claiming several
+ * datagrams: memcached drops those silently), or -ENOMEM (then nothing
+ * was queued). */
 int proto_udp_serve(struct proto_worker *w, char *dgram, size_t len,
 		    struct proto_out *reply, struct proto_out *out,
 		    uint16_t *dgram_lens, unsigned max_dgrams);

@@ -4,29 +4,50 @@
  *
  * A datagram carries one or more complete text requests after its header.
  * They are run one command at a time (the datagram is all the input there
- * will ever be: an incomplete request at its end is dropped), the replies
- * go to an unframed scratch queue, and each reply is then cut into framed
- * datagrams in the caller's queue. Replies are copied into the datagrams
- * rather than sent by reference: a value must be split at datagram
- * boundaries, and UDP replies are short-lived anyway.
+ * will ever be), the replies go to an unframed scratch queue, and each
+ * reply is then cut into framed datagrams in the caller's queue. Replies
+ * are copied into the datagrams rather than sent by reference: a value
+ * must be split at datagram boundaries, and UDP replies are short-lived
+ * anyway. A reply is framed whole or not at all: one that needs more
+ * datagrams than the caller has room for is dropped entirely (and
+ * counted), never cut in the middle of a message.
  *
  * memcached 1.6 (checked against 1.6.18 -U, byte for byte) frames every
  * response object on its own: each command's reply, and each key of a
  * multiget, is a message with sequence numbers from 0 and its own total,
  * every datagram at most 1400 bytes with the 8-byte header counted inside
- * (1392 payload bytes). Its odd corners, reproduced here:
+ * (1392 payload bytes). It queues the response objects and transmits them
+ * at flush points: after a retrieval command (get, gets, gat, gats, bget)
+ * that reached its END, after mn and quit, and when the datagram's input
+ * runs out. Its odd corners, reproduced here:
  *   - a datagram of 8 bytes or fewer is dropped, and so is one whose
  *     header claims more than one datagram (total != 1), silently: the
  *     "SERVER_ERROR multi-packet request not supported" of older releases
  *     is gone. The sequence number and the reserved field are ignored.
+ *   - a command line ends at its first NUL byte (the rest, up to '\n', is
+ *     ignored), as the parser sees it.
  *   - in a multiget, "END\r\n" rides with the last key's value when the
  *     last key hit, and is a message of its own when it missed.
- *   - a multiget key that misses leaves an empty response object. Only
- *     one at the head of the transmit queue is sent (a bare header, total
- *     0): the first key of a multiget, when nothing but quiet replies came
- *     before it since the queue was last flushed (gets and mn flush it).
- *     Every other empty one is swallowed when the datagram before it
- *     completes.
+ *   - a multiget key that misses, and quit, leave an empty response
+ *     object. Only one at the head of the transmit queue is sent (a bare
+ *     header, total 0): when nothing but quiet replies came before it
+ *     since the last flush. Every other empty one is swallowed when the
+ *     datagram before it completes.
+ *   - quit ends the datagram: what follows it is not run.
+ *   - replies still queued (not flushed) are discarded when the input
+ *     makes memcached close (an HTTP request line, a line over 2048 bytes
+ *     with no '\n' that is not a get), when the datagram ends inside a
+ *     data block or inside a refused value memcached is swallowing (it
+ *     waits for more input that never comes), and when a retrieval
+ *     command fails with "CLIENT_ERROR bad command line format" (it culls
+ *     the queue before that error).
+ *   - malformed lines never end the datagram: each gets its ERROR.
+ * Not reproduced: memcached 1.6.18 keeps a worker's UDP state across
+ * datagrams after some of these (quit leaves it closing after every later
+ * flush, so later datagrams lose their commands after a get; a refused
+ * value or a cut data block makes it read the next datagrams as data).
+ * Each datagram here starts afresh, as in memcached -t 1 before any of
+ * them.
  */
 #include <errno.h>
 #include <string.h>
@@ -39,6 +60,10 @@
  * header line of a retrieval reply. */
 #define UDP_VALUE_LINE_MAX (6 + CC_KEY_MAX + 3 * 21 + 2)
 
+/* A retrieval command's reply when a key is too long: memcached culls its
+ * unsent replies before queueing it. */
+#define UDP_BAD_FORMAT "CLIENT_ERROR bad command line format\r\n"
+
 /* Framing state of one request datagram. */
 struct udp_frame {
 	struct proto_worker *w;
@@ -50,13 +75,22 @@ struct udp_frame {
 	/* Every response since the transmit queue was last flushed was
 	 * quiet: an empty response object would be sent. */
 	bool quiet;
+	bool over;   /* the reply needs more than max datagrams */
 	int err;
+	/* out's queued bytes on entry, and at the last flush point (with
+	 * the datagram count then): what memcached may still discard. */
+	size_t base, flushed;
+	unsigned flushed_n;
 };
 
-/* A multiget's keys as the request named them: the first and last, to
- * tell which of them hit from the reply alone. */
-struct udp_get {
-	bool is_get;
+/* What a request line asks, as far as the framing cares. */
+enum udp_kind { UDP_OTHER, UDP_GET, UDP_NOOP, UDP_QUIT };
+
+/* A request line's command and, for a retrieval command, its keys as the
+ * request named them: how many, and the first and last, to tell which of
+ * them hit from the reply alone. */
+struct udp_cmd {
+	enum udp_kind kind;
 	unsigned nkeys;
 	char first[CC_KEY_MAX], last[CC_KEY_MAX];
 	size_t first_len, last_len;
@@ -73,11 +107,32 @@ static uint16_t get_be16(const char *p)
 	return (uint16_t)(((uint8_t)p[0] << 8) | (uint8_t)p[1]);
 }
 
-/* Drops n unframed bytes: a reply past max_dgrams or one that could not
- * be framed. */
+/* Drops n unframed bytes: a reply that is not sent or could not be
+ * framed. */
 static void udp_drop(struct udp_frame *f, size_t n)
 {
 	proto_out_consume(f->reply, f->w->server->cache, n, NULL);
+}
+
+/* Takes back every datagram framed since out held `queued` bytes and n
+ * datagrams. The framed queue holds copies only, never pinned values, so
+ * its tail is dropped by shortening its byte count; consuming nothing then
+ * lets a queue left empty give back a large buffer, as a drained one
+ * does. */
+static void udp_unqueue(struct udp_frame *f, size_t queued, unsigned n)
+{
+	f->out->len -= proto_out_pending(f->out) - queued;
+	f->n = n;
+	proto_out_consume(f->out, f->w->server->cache, 0, NULL);
+}
+
+/* memcached's transmit queue is flushed here: nothing framed so far can
+ * be discarded any more, and an empty response object would be sent. */
+static void udp_flushed(struct udp_frame *f)
+{
+	f->flushed = proto_out_pending(f->out);
+	f->flushed_n = f->n;
+	f->quiet = true;
 }
 
 /* Frames the first n unframed bytes as one message: ceil(n / 1392)
@@ -87,32 +142,39 @@ static void udp_drop(struct udp_frame *f, size_t n)
 static void udp_emit(struct udp_frame *f, size_t n)
 {
 	size_t total = n / UDP_PAYLOAD_MAX + (n % UDP_PAYLOAD_MAX != 0);
+	size_t dgrams = total ? total : 1;
 	uint16_t seq = 0;
+	char *p;
 
+	if (f->err || f->over) {
+		udp_drop(f, n);
+		return;
+	}
+	if (dgrams > f->max - f->n) {
+		f->over = true;
+		udp_drop(f, n);
+		return;
+	}
+	p = proto_out_reserve(f->out, dgrams * PROTO_UDP_HEADER_LEN + n);
+	if (!p) {
+		f->err = -ENOMEM;
+		udp_drop(f, n);
+		return;
+	}
 	if (total > UINT16_MAX)
 		total = UINT16_MAX;
 	do {
 		size_t chunk = n < UDP_PAYLOAD_MAX ? n : UDP_PAYLOAD_MAX;
-		char *p;
 
-		if (f->err || f->n == f->max) {
-			udp_drop(f, n);
-			return;
-		}
-		p = proto_out_reserve(f->out, PROTO_UDP_HEADER_LEN + chunk);
-		if (!p) {
-			f->err = -ENOMEM;
-			udp_drop(f, n);
-			return;
-		}
 		put_be16(p, f->request_id);
 		put_be16(p + 2, seq++);
 		put_be16(p + 4, (uint16_t)total);
 		put_be16(p + 6, 0);
 		proto_out_copy(f->reply, 0, chunk, p + PROTO_UDP_HEADER_LEN);
-		proto_out_commit(f->out, PROTO_UDP_HEADER_LEN + chunk);
 		udp_drop(f, chunk);
+		p += PROTO_UDP_HEADER_LEN + chunk;
 		f->lens[f->n++] = (uint16_t)(PROTO_UDP_HEADER_LEN + chunk);
+		proto_out_commit(f->out, PROTO_UDP_HEADER_LEN + chunk);
 		n -= chunk;
 	} while (n);
 }
@@ -128,17 +190,29 @@ static bool udp_peek(const struct proto_out *o, size_t off, size_t n,
 	return true;
 }
 
-/* Reads the request line's keys when it is a retrieval command (get,
- * gets, gat, gats), before the parser writes into it. */
-static void udp_get_scan(const char *line, size_t len, struct udp_get *g)
+/* The unframed reply is exactly s. */
+static bool udp_reply_is(struct udp_frame *f, size_t avail, const char *s)
 {
-	const char *s = line, *end = line + len;
+	char buf[sizeof(UDP_BAD_FORMAT)];
+	size_t n = strlen(s);
+
+	return avail == n && n <= sizeof(buf) &&
+	       udp_peek(f->reply, 0, n, buf) && !memcmp(buf, s, n);
+}
+
+/* Reads a request line (without its '\n') the way the parser will, before
+ * it writes into it: one '\r' before the '\n' dropped, cut at the first
+ * NUL, words separated by spaces. */
+static void udp_scan(const char *line, size_t len, struct udp_cmd *c)
+{
+	const char *s = line, *end;
 	unsigned tok = 0, first_key = 1;
 
-	g->is_get = false;
-	g->nkeys = 0;
-	if (end > line && end[-1] == '\r')
-		end--;
+	c->kind = UDP_OTHER;
+	c->nkeys = 0;
+	if (len > 1 && line[len - 1] == '\r')
+		len--;
+	end = line + strnlen(line, len);
 	while (s < end) {
 		const char *e;
 		size_t n;
@@ -152,28 +226,32 @@ static void udp_get_scan(const char *line, size_t len, struct udp_get *g)
 			e = end;
 		n = (size_t)(e - s);
 		if (tok == 0) {
-			if (n == 3 && !memcmp(s, "get", 3))
+			if ((n == 3 && !memcmp(s, "get", 3)) ||
+			    (n == 4 && !memcmp(s, "gets", 4)) ||
+			    (n == 4 && !memcmp(s, "bget", 4))) {
 				first_key = 1;
-			else if (n == 4 && !memcmp(s, "gets", 4))
-				first_key = 1;
-			else if (n == 3 && !memcmp(s, "gat", 3))
+			} else if ((n == 3 && !memcmp(s, "gat", 3)) ||
+				   (n == 4 && !memcmp(s, "gats", 4))) {
 				first_key = 2;
-			else if (n == 4 && !memcmp(s, "gats", 4))
-				first_key = 2;
-			else
+			} else {
+				if (n == 2 && !memcmp(s, "mn", 2))
+					c->kind = UDP_NOOP;
+				else if (n == 4 && !memcmp(s, "quit", 4))
+					c->kind = UDP_QUIT;
 				return;
-			g->is_get = true;
-		} else if (tok >= first_key && n <= CC_KEY_MAX) {
-			if (g->nkeys == 0) {
-				memcpy(g->first, s, n);
-				g->first_len = n;
 			}
-			memcpy(g->last, s, n);
-			g->last_len = n;
-			g->nkeys++;
+			c->kind = UDP_GET;
+		} else if (tok >= first_key && n <= CC_KEY_MAX) {
+			if (c->nkeys == 0) {
+				memcpy(c->first, s, n);
+				c->first_len = n;
+			}
+			memcpy(c->last, s, n);
+			c->last_len = n;
+			c->nkeys++;
 		} else if (tok >= first_key) {
-			g->nkeys++;
-			g->last_len = 0;
+			c->nkeys++;
+			c->last_len = 0;
 		}
 		tok++;
 		s = e;
@@ -212,21 +290,22 @@ static bool udp_value_block(struct udp_frame *f, size_t avail, char *line,
 }
 
 /* Frames a retrieval command's reply the way memcached splits it into
- * response objects (see the top of the file). */
-static void udp_frame_get(struct udp_frame *f, const struct udp_get *g)
+ * response objects (see the top of the file). True when the command
+ * reached its END, a flush point. */
+static bool udp_frame_get(struct udp_frame *f, const struct udp_cmd *g)
 {
 	char line[UDP_VALUE_LINE_MAX], tail[5];
 	size_t avail = proto_out_pending(f->reply);
-	bool first = true, flushes = false;
+	bool first = true, values = false;
 
-	if (avail == 5 && udp_peek(f->reply, 0, 5, tail) &&
-	    !memcmp(tail, "END\r\n", 5)) {
+	if (udp_reply_is(f, avail, "END\r\n")) {
 		if (g->nkeys >= 2 && f->quiet)
 			udp_emit(f, 0);
 		udp_emit(f, 5);
-		f->quiet = true;
-		return;
+		return true;
 	}
+	if (udp_reply_is(f, avail, UDP_BAD_FORMAT))
+		udp_unqueue(f, f->flushed, f->flushed_n);
 	while (avail) {
 		const char *key;
 		size_t block, key_len;
@@ -238,7 +317,7 @@ static void udp_frame_get(struct udp_frame *f, const struct udp_get *g)
 			udp_emit(f, avail);
 			break;
 		}
-		flushes = true;
+		values = true;
 		if (first && g->nkeys >= 2 && f->quiet &&
 		    (key_len != g->first_len ||
 		     memcmp(key, g->first, key_len)))
@@ -253,37 +332,29 @@ static void udp_frame_get(struct udp_frame *f, const struct udp_get *g)
 		udp_emit(f, block);
 		avail -= block;
 	}
-	f->quiet = flushes;
+	return values;
 }
 
-/* Frames whatever one command queued. */
-static void udp_frame_reply(struct udp_frame *f, const struct udp_get *g,
-			    bool noop)
+/* Frames whatever one command queued and follows memcached's transmit
+ * queue: flushed, or holding a response that is not quiet. */
+static void udp_frame_reply(struct udp_frame *f, const struct udp_cmd *c)
 {
 	size_t n = proto_out_pending(f->reply);
 
-	if (g->is_get) {
-		udp_frame_get(f, g);
+	if (c->kind == UDP_GET) {
+		if (udp_frame_get(f, c))
+			udp_flushed(f);
+		else
+			f->quiet = false;
 		return;
 	}
 	if (n == 0)
 		return;  /* noreply or quiet mode: a skipped response */
 	udp_emit(f, n);
-	/* mn flushes memcached's transmit queue. */
-	f->quiet = noop;
-}
-
-static bool udp_is_noop(const char *line, size_t len)
-{
-	while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-		len--;
-	while (len && *line == ' ') {
-		line++;
-		len--;
-	}
-	while (len && line[len - 1] == ' ')
-		len--;
-	return len == 2 && line[0] == 'm' && line[1] == 'n';
+	if (c->kind == UDP_NOOP)
+		udp_flushed(f);
+	else
+		f->quiet = false;
 }
 
 int proto_udp_serve(struct proto_worker *w, char *dgram, size_t len,
@@ -295,6 +366,7 @@ int proto_udp_serve(struct proto_worker *w, char *dgram, size_t len,
 		.max = max_dgrams, .quiet = true,
 	};
 	struct proto_conn conn;
+	bool cut = false;  /* unflushed replies are discarded */
 	char *p, *end;
 
 	proto_count(&w->counters.bytes_read, len);
@@ -304,42 +376,78 @@ int proto_udp_serve(struct proto_worker *w, char *dgram, size_t len,
 	}
 	proto_count(&w->counters.udp_requests, 1);
 	f.request_id = get_be16(dgram);
+	f.base = f.flushed = proto_out_pending(out);
 	proto_conn_init(&conn, PROTO_UDP);
 	p = dgram + PROTO_UDP_HEADER_LEN;
 	end = dgram + len;
 	while (p < end && !f.err) {
-		char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t avail = (size_t)(end - p), take, consumed = 0, need = 0;
+		struct udp_cmd cmd = { .kind = UDP_OTHER };
 		enum proto_status st;
-		size_t take, consumed = 0, need = 0;
-		struct udp_get g;
-		bool noop;
+		char *nl;
 
-		/* An incomplete line is dropped: memcached waits for the
-		 * rest, which no later datagram provides. */
-		if (!nl)
-			break;
-		take = (size_t)(nl + 1 - p);
-		udp_get_scan(p, take - 1, &g);
-		noop = !g.is_get && udp_is_noop(p, take);
+		if (conn.swallow) {
+			/* The rest of a refused value: discarded unread. */
+			take = conn.swallow < avail ? (size_t)conn.swallow
+						    : avail;
+			proto_process(w, &conn, p, take, reply, &consumed,
+				      &need);
+			p += take;
+			continue;
+		}
+		nl = memchr(p, '\n', avail);
+		take = nl ? (size_t)(nl + 1 - p) : avail;
+		if (nl)
+			udp_scan(p, take - 1, &cmd);
+		/* No connection to close: memcached answers every bad line
+		 * of a datagram. */
+		conn.errors = 0;
 		st = proto_process(w, &conn, p, take, reply, &consumed, &need);
 		if (consumed == 0 && need > take) {
-			if (need > (size_t)(end - p))
-				break;  /* data block cut short: dropped */
+			if (need > avail) {
+				/* A data block cut short: memcached waits for
+				 * the rest. */
+				cut = true;
+				break;
+			}
 			take = need;
 			st = proto_process(w, &conn, p, take, reply,
 					   &consumed, &need);
 		}
-		udp_frame_reply(&f, &g, noop);
+		if (!nl) {
+			/* A line with no '\n': memcached waits for the rest
+			 * of it, which never comes, and sends its replies;
+			 * or, over 2048 bytes and not a get, closes. */
+			cut = st == PROTO_CLOSE;
+			break;
+		}
+		if (st == PROTO_CLOSE) {
+			if (cmd.kind == UDP_QUIT && f.quiet)
+				udp_emit(&f, 0);
+			cut = cmd.kind != UDP_QUIT;
+			break;
+		}
+		udp_frame_reply(&f, &cmd);
 		/* memcached 1.6.18 answers an accepted shutdown over UDP
 		 * with nothing; the server sees shutdown_requested and
 		 * stops. */
-		if (st == PROTO_CLOSE || st == PROTO_SHUTDOWN || !consumed)
+		if (st == PROTO_SHUTDOWN || !consumed)
 			break;
 		p += consumed;
 	}
-	/* Anything left unframed (an error cut the loop short). */
+	/* A refused value longer than the rest of the datagram: memcached
+	 * goes on swallowing the next input. */
+	if (conn.swallow)
+		cut = true;
+	if (cut)
+		udp_unqueue(&f, f.flushed, f.flushed_n);
+	/* Anything left unframed (the loop was cut short). */
 	udp_drop(&f, proto_out_pending(reply));
-	if (f.err && f.n == 0)
-		return f.err;
+	if (f.over || f.err) {
+		udp_unqueue(&f, f.base, 0);
+		if (f.err)
+			return f.err;
+		proto_count(&w->counters.udp_replies_dropped, 1);
+	}
 	return (int)f.n;
 }

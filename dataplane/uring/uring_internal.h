@@ -46,8 +46,21 @@
 #define DP_UDP_BUF_SIZE (sizeof(struct io_uring_recvmsg_out) + \
 			 sizeof(struct sockaddr_storage) + DP_UDP_PAYLOAD_MAX)
 #define DP_UDP_SLOTS 32
-/* Datagrams in one reply: 1.4 MB, one 1 MiB value and then some. */
-#define DP_UDP_DGRAMS_MAX 1024
+/* Datagrams in one reply. A reply is sent whole or not at all, so the
+ * bound is what a request may sanely ask for: a multiget of about 200 keys
+ * (what a 1400-byte datagram names) at the largest item size, rounded up
+ * to DP_UDP_REPLY_ITEMS items; never below one datagram for each command
+ * or key of the largest request (every one may be its own message), never
+ * above DP_UDP_DGRAMS_CAP (5.8 GB of reply; an item of the largest -I,
+ * 1 GiB, still fits five times). The lengths array is sized for the bound
+ * once per worker; its pages are touched only as far as replies reach. */
+#define DP_UDP_REPLY_ITEMS 256
+#define DP_UDP_DGRAMS_MIN (DP_UDP_PAYLOAD_MAX / 2)
+#define DP_UDP_DGRAMS_CAP (1u << 22)
+/* A reply slot keeps the send arrays of replies up to this many datagrams
+ * (1.4 MB); larger ones are freed when sent, as proto_out frees its large
+ * buffers, so one huge reply does not pin memory on an idle slot. */
+#define DP_UDP_KEEP_DGRAMS 1024
 
 /* iovecs gathered into one send. */
 #define DP_IOV_MAX 64
@@ -124,7 +137,6 @@ struct dp_udp_slot {
 	struct dp_udp_slot *next_free;
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
-	uint16_t lens[DP_UDP_DGRAMS_MAX];
 } __attribute__((aligned(64)));
 
 /* A received datagram waiting for a free reply slot. */
@@ -153,6 +165,10 @@ struct dp_worker {
 	struct msghdr udp_msg;   /* the multishot recvmsg's template */
 	struct dp_udp_slot *udp_slots, *udp_free;
 	struct proto_out udp_scratch;
+	/* Datagram lengths of the reply being served, read only while its
+	 * sends are queued, so one array serves every slot. */
+	uint16_t *udp_lens;
+	unsigned udp_lens_max;
 	struct dp_udp_wait udp_wait[DP_UDP_BUFS];
 	unsigned udp_wait_n;
 	unsigned udp_busy;       /* reply slots with sends in the kernel */

@@ -9,6 +9,13 @@
  * slot is busy, received datagrams wait in their buffers (not returned to
  * the ring); if the ring runs dry, the kernel's socket buffer takes the
  * overflow and, past it, drops datagrams, which UDP clients expect.
+ *
+ * A reply goes out whole: every datagram of it, however many (memcached
+ * sends a multiget of large values in thousands), up to a bound sized from
+ * the item size limit (uring_internal.h); past the bound proto_udp_serve
+ * drops the reply and counts it. The send arrays grow to the largest reply
+ * a slot has carried, up to DP_UDP_KEEP_DGRAMS, so steady traffic
+ * allocates nothing.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -16,6 +23,22 @@
 #include <unistd.h>
 
 #include "uring_internal.h"
+
+/* The most datagrams one reply may have (see DP_UDP_REPLY_ITEMS): an item
+ * of item_max bytes, with its VALUE line and END, takes at most
+ * item_max / 1392 + 2 of them. */
+static unsigned udp_dgrams_max(size_t item_max)
+{
+	size_t per_item = item_max /
+		(PROTO_UDP_DATAGRAM_MAX - PROTO_UDP_HEADER_LEN) + 2;
+	size_t n = per_item * DP_UDP_REPLY_ITEMS;
+
+	if (n < DP_UDP_DGRAMS_MIN)
+		n = DP_UDP_DGRAMS_MIN;
+	if (n > DP_UDP_DGRAMS_CAP)
+		n = DP_UDP_DGRAMS_CAP;
+	return (unsigned)n;
+}
 
 int dp_udp_init(struct dp_worker *w)
 {
@@ -25,6 +48,10 @@ int dp_udp_init(struct dp_worker *w)
 				&w->udp_br, &w->udp_bufs);
 	if (err)
 		return err;
+	w->udp_lens_max = udp_dgrams_max(w->srv->ps->settings.item_max);
+	w->udp_lens = malloc(w->udp_lens_max * sizeof(*w->udp_lens));
+	if (!w->udp_lens)
+		return -ENOMEM;
 	memset(&w->udp_msg, 0, sizeof(w->udp_msg));
 	w->udp_msg.msg_namelen = sizeof(struct sockaddr_storage);
 	proto_out_init(&w->udp_scratch);
@@ -60,6 +87,8 @@ void dp_udp_deinit(struct dp_worker *w)
 		w->udp_free = NULL;
 	}
 	proto_out_deinit(&w->udp_scratch, cache);
+	free(w->udp_lens);
+	w->udp_lens = NULL;
 	dp_buf_ring_free(w->udp_br, w->udp_bufs, DP_UDP_BUFS, DP_UDP_BUF_SIZE);
 	w->udp_br = NULL;
 	w->udp_bufs = NULL;
@@ -94,6 +123,13 @@ static void slot_release(struct dp_worker *w, struct dp_udp_slot *slot)
 {
 	proto_out_consume(&slot->out, w->srv->ps->cache,
 			  proto_out_pending(&slot->out), NULL);
+	if (slot->cap > DP_UDP_KEEP_DGRAMS) {
+		free(slot->msgs);
+		free(slot->iovs);
+		slot->msgs = NULL;
+		slot->iovs = NULL;
+		slot->cap = 0;
+	}
 	slot->next_free = w->udp_free;
 	w->udp_free = slot;
 	w->udp_busy--;
@@ -131,7 +167,7 @@ static void slot_send(struct dp_worker *w, struct dp_udp_slot *slot,
 		struct msghdr *msg = &slot->msgs[i];
 		struct iovec *iov = &slot->iovs[2 * i];
 		struct io_uring_sqe *sqe;
-		size_t len = slot->lens[i];
+		size_t len = w->udp_lens[i];
 		unsigned cnt = 0;
 
 		while (len && cnt < 2 && si < ns) {
@@ -177,8 +213,8 @@ static void udp_serve(struct dp_worker *w, unsigned bid, int len)
 	n = proto_udp_serve(w->pw, io_uring_recvmsg_payload(o, &w->udp_msg),
 			    io_uring_recvmsg_payload_length(o, len,
 							    &w->udp_msg),
-			    &w->udp_scratch, &slot->out, slot->lens,
-			    DP_UDP_DGRAMS_MAX);
+			    &w->udp_scratch, &slot->out, w->udp_lens,
+			    w->udp_lens_max);
 	cc_thread_quiescent(w->pw->thread);
 	/* An accepted shutdown over UDP stops the server, as in memcached
 	 * 1.6.18, which sends no reply to it. */

@@ -12,6 +12,7 @@
  * store modes) the tests check memcached's documented behaviour.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -342,6 +343,115 @@ static void test_append_too_big(void **state)
 	free(val);
 }
 
+static void test_append_cas(void **state)
+{
+	struct fx *f = *state;
+	struct cc_store_req r = req_str(CC_SET, "ac", "mid");
+	struct cc_stats s0, s1;
+	uint64_t c0, c1;
+
+	/* memcached's ms with MA or MP and C: the join happens only on the
+	 * version with that CAS; EX (-ESTALE) otherwise, no cas_badval. */
+	assert_int_equal(store_q(f, &r, &c0), 0);
+	s0 = stats_of(f);
+	r = req_str(CC_APPEND, "ac", "-end");
+	r.cas = c0 + 1;
+	assert_int_equal(store_q(f, &r, NULL), -ESTALE);
+	r.mode = CC_PREPEND;
+	assert_int_equal(store_q(f, &r, NULL), -ESTALE);
+	expect_str(f, "ac", "mid");
+	r.cas = c0;
+	r.value = "start-";
+	r.value_len = 6;
+	assert_int_equal(store_q(f, &r, &c1), 0);
+	expect_str(f, "ac", "start-mid");
+	/* The version it matched is gone now. */
+	r = req_str(CC_APPEND, "ac", "-end");
+	r.cas = c0;
+	assert_int_equal(store_q(f, &r, NULL), -ESTALE);
+	r.cas = c1;
+	assert_int_equal(store_q(f, &r, NULL), 0);
+	expect_str(f, "ac", "start-mid-end");
+	s1 = stats_of(f);
+	assert_int_equal(s1.cas_badval, s0.cas_badval);
+	assert_int_equal(s1.store_refused - s0.store_refused, 3);
+
+	/* The CAS is judged before the joined size, as in memcached. */
+	r = req_bin(CC_SET, "acb", 3, "x", 1);
+	assert_int_equal(store_q(f, &r, &c0), 0);
+	r = req_bin(CC_APPEND, "acb", 3, "", SMALL_ITEMMAX);
+	r.value = malloc(SMALL_ITEMMAX);
+	assert_non_null(r.value);
+	r.cas = c0 + 1;
+	assert_int_equal(store_q(f, &r, NULL), -ESTALE);
+	r.cas = c0;
+	assert_int_equal(store_q(f, &r, NULL), -E2BIG);
+	free((void *)r.value);
+	/* Absent stays absent, whatever the CAS. */
+	r = req_str(CC_APPEND, "acnone", "x");
+	r.cas = 5;
+	assert_int_equal(store_q(f, &r, NULL), -ENOENT);
+}
+
+/* Threads appending with the CAS they read, as a meta client does. The
+ * compare is atomic with the join only if no version is appended to
+ * twice: every success must name a different CAS. */
+#define RACE_APPENDS 300u
+
+struct cas_appender {
+	struct cc_cache *c;
+	char tag;
+	unsigned done;
+	uint64_t used[RACE_APPENDS];  /* the CAS each success named */
+};
+
+static void *cas_append_main(void *arg)
+{
+	struct cas_appender *a = arg;
+	struct cc_thread *t;
+
+	if (cc_thread_register(a->c, &t) != 0)
+		return NULL;
+	while (a->done < RACE_APPENDS) {
+		struct cc_store_req r = req_bin(CC_APPEND, "race", 4, &a->tag, 1);
+		struct cc_view v;
+
+		if (cc_get(t, "race", 4, &v) == 0) {
+			r.cas = v.cas;
+			if (cc_store(t, &r, NULL) == 0)
+				a->used[a->done++] = v.cas;
+		}
+		cc_thread_quiescent(t);
+	}
+	cc_thread_unregister(t);
+	return NULL;
+}
+
+static void test_append_cas_race(void **state)
+{
+	struct fx *f = *state;
+	static struct cas_appender a[2];
+	pthread_t th[2];
+	struct cc_view v;
+
+	set_ok(f, "race", "");
+	for (unsigned i = 0; i < 2; i++) {
+		a[i] = (struct cas_appender){ .c = f->c, .tag = (char)('a' + i) };
+		assert_int_equal(pthread_create(&th[i], NULL, cas_append_main,
+						&a[i]), 0);
+	}
+	for (unsigned i = 0; i < 2; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(a[i].done, RACE_APPENDS);
+	}
+	for (unsigned i = 0; i < RACE_APPENDS; i++)
+		for (unsigned j = 0; j < RACE_APPENDS; j++)
+			assert_true(a[0].used[i] != a[1].used[j]);
+	assert_int_equal(cc_get(f->t, "race", 4, &v), 0);
+	assert_int_equal(v.value_len, 2 * RACE_APPENDS);
+	cc_thread_quiescent(f->t);
+}
+
 /* ---- delete ---- */
 
 static void test_delete(void **state)
@@ -493,6 +603,66 @@ static void test_arith_cas_flags_ttl(void **state)
 	expect_str(f, "m", "40");
 }
 
+static void test_arith_parse(void **state)
+{
+	/* What memcached 1.6.18 answers to "incr k 1" after "set k" with
+	 * these values (asked, not guessed): safe_strtoull on the data. */
+	static const struct {
+		const char *stored;
+		size_t len;
+		const char *after;   /* NULL: not a number */
+	} cases[] = {
+		{ " 10", 3, "11 " },          { "99 1a", 5, "100  " },
+		{ "10 ", 3, "11 " },          { "\t10", 3, "11 " },
+		{ "10\t", 3, "11 " },         { "\n5", 2, "6 " },
+		{ "5\r", 2, "6 " },           { "\v5", 2, "6 " },
+		{ "  7  x", 6, "8     " },    { "1 2 3", 5, "2    " },
+		{ "1\r\n2", 4, "2   " },      { "1\0", 2, "2 " },
+		{ "+5", 2, "6 " },            { " +5", 3, "6  " },
+		{ "-0", 2, "1 " },            { "+0", 2, "1 " },
+		{ "007", 3, "8  " },
+		{ "9223372036854775808", 19, "9223372036854775809" },
+		{ "-18446744073709551615", 21, "2                    " },
+		{ "18446744073709551615", 20, "0                   " },
+		{ "", 0, NULL },               { " ", 1, NULL },
+		{ "  ", 2, NULL },             { "+", 1, NULL },
+		{ "1a", 2, NULL },             { "12abc", 5, NULL },
+		{ "0x10", 4, NULL },           { "-5", 2, NULL },
+		{ " -5", 3, NULL },            { "- 5", 3, NULL },
+		{ "+-5", 3, NULL },            { "5-", 2, NULL },
+		{ "-1", 2, NULL },             { "\0" "5", 2, NULL },
+		{ "\xa0" "5", 2, NULL },
+		{ "-9223372036854775808", 20, NULL },
+		{ "18446744073709551616", 20, NULL },
+		{ "99999999999999999999 1", 22, NULL },
+	};
+	struct fx *f = *state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct cc_store_req r = req_bin(CC_SET, "p", 1, cases[i].stored,
+						cases[i].len);
+		uint64_t n;
+		int rc;
+
+		assert_int_equal(store_q(f, &r, NULL), 0);
+		rc = arith_call(f->t, "p", 1, false, 1, &n, NULL);
+		cc_thread_quiescent(f->t);
+		if (cases[i].after == NULL) {
+			if (rc != -EDOM)
+				print_error("case %zu: \"%.*s\" is no number\n",
+					    i, (int)cases[i].len, cases[i].stored);
+			assert_int_equal(rc, -EDOM);
+			expect_bin(f, "p", 1, cases[i].stored, cases[i].len);
+		} else {
+			if (rc != 0)
+				print_error("case %zu: \"%.*s\" is a number\n",
+					    i, (int)cases[i].len, cases[i].stored);
+			assert_int_equal(rc, 0);
+			expect_str(f, "p", cases[i].after);
+		}
+	}
+}
+
 /* ---- statistics ---- */
 
 static void test_stats_counters(void **state)
@@ -584,11 +754,13 @@ int main(void)
 	const struct CMUnitTest store_modes[] = {
 		FX(test_add),        FX(test_replace),
 		FX(test_append_prepend), FX(test_append_too_big),
+		FX(test_append_cas),     FX(test_append_cas_race),
 		FX(test_delete),
 	};
 	const struct CMUnitTest arith[] = {
 		FX(test_arith_basic), FX(test_arith_wrap),
 		FX(test_arith_padding), FX(test_arith_cas_flags_ttl),
+		FX(test_arith_parse),
 	};
 	const struct CMUnitTest stats[] = {
 		FX(test_stats_counters), FX(test_stats_after_unregister),

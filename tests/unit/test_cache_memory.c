@@ -2,9 +2,9 @@
  * Unit tests of the corecache engine's memory management
  * (cache/corecache.h): the memory limit under eviction, references that
  * pin a segment, quiescent points that gate segment reuse, reclamation by
- * cc_maintain and flush, a full index; and the lifecycle: parameter
- * defaults, configurations cc_create refuses, the largest item, options
- * and the thread limit.
+ * cc_maintain and flush, a full index, writers on many threads at the
+ * limit; and the lifecycle: parameter defaults, configurations cc_create
+ * refuses, the largest item, options and the thread limit.
  *
  * These tests fill the pool many times over, so their helpers (fill,
  * pin_spread, the limit check) live here and not in cache_fixture.c,
@@ -12,6 +12,7 @@
  * tests build caches of their own and use no fixture.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -443,6 +444,161 @@ static void test_offline_online(void **state)
 	expect_str(f, "after", "online");
 }
 
+/* ---- many writers at the limit ---- */
+
+/*
+ * Threads storing through eviction into a cache far smaller than what
+ * they write, as memcached's clients do: a cache at its limit evicts and
+ * stores, and refuses nothing. Each writer passes a quiescent point after
+ * each store, as a server does after each batch. Worker threads count;
+ * the main thread asserts (cmocka is not thread-safe).
+ */
+struct writer {
+	struct cc_cache *c;
+	unsigned id;
+	unsigned ops;           /* stores to make; 0 if it could not register */
+	unsigned ttls;          /* TTL classes used, 1 = no TTL */
+	bool hold_view;         /* read and keep a view across each store */
+	unsigned long enomem;   /* stores finally refused */
+	unsigned long retried;  /* -ENOMEM retried once after a quiescent point */
+	unsigned long errors;   /* any other failure, or a held view changed */
+};
+
+#define WRITER_OPS 20000u
+#define WRITER_VMAX 1000u
+
+static size_t writer_vlen(unsigned id, unsigned i)
+{
+	return 100 + (id * 7919u + i * 104729u) % WRITER_VMAX;
+}
+
+/* Whether v still shows what writer id stored as its i-th value. */
+static bool writer_value_ok(const struct cc_view *v, unsigned id, unsigned i)
+{
+	unsigned char want[100 + WRITER_VMAX];
+
+	fill_pattern(want, writer_vlen(id, i), (uint64_t)id << 32 | i);
+	return v->value_len == writer_vlen(id, i) &&
+	       memcmp(v->value, want, v->value_len) == 0;
+}
+
+static void *writer_main(void *arg)
+{
+	static const int64_t ttls[8] = { 0, 30, 200, 1000, 5000, 20000,
+					 100000, 1000000 };
+	struct writer *w = arg;
+	unsigned char val[100 + WRITER_VMAX];
+	struct cc_thread *t;
+
+	if (cc_thread_register(w->c, &t) != 0)
+		w->ops = 0;
+	for (unsigned i = 0; i < w->ops; i++) {
+		char key[32], old[32];
+		int n = snprintf(key, sizeof(key), "w%u:%u", w->id, i);
+		size_t vlen = writer_vlen(w->id, i);
+		struct cc_store_req r;
+		struct cc_view held;
+		bool holding = false;
+		int rc;
+
+		/* A pipelined get before the set: its view must outlive
+		 * the store, so the engine may not reuse memory for it. */
+		if (w->hold_view && i > 0) {
+			int m = snprintf(old, sizeof(old), "w%u:%u", w->id, i - 1);
+
+			holding = cc_get(t, old, (size_t)m, &held) == 0;
+		}
+		fill_pattern(val, vlen, (uint64_t)w->id << 32 | i);
+		r = req_bin(CC_SET, key, (size_t)n, val, vlen);
+		r.exptime = ttls[i % w->ttls];
+		rc = cc_store(t, &r, NULL);
+		if (holding && !writer_value_ok(&held, w->id, i - 1))
+			w->errors++;
+		if (rc == -ENOMEM && holding) {
+			/* What a server does: retry after a quiescent point
+			 * (the view is done with by then). */
+			cc_thread_quiescent(t);
+			w->retried++;
+			rc = cc_store(t, &r, NULL);
+		}
+		if (rc == -ENOMEM)
+			w->enomem++;
+		else if (rc != 0)
+			w->errors++;
+		cc_thread_quiescent(t);
+	}
+	if (w->ops != 0)
+		cc_thread_unregister(t);
+	return NULL;
+}
+
+/* nthreads writers on a cache of nsegs 128 KiB segments; returns the
+ * stores finally refused, after checking everything else. */
+static unsigned long run_writers(unsigned nsegs, unsigned nthreads,
+				 unsigned ttls, bool hold_view)
+{
+	struct writer w[8];
+	pthread_t th[8];
+	struct cc_params p;
+	struct cc_cache *c;
+	struct cc_stats st;
+	unsigned long enomem = 0, retried = 0;
+
+	cc_params_init(&p);
+	p.memory_limit = (size_t)nsegs * SMALL_SEGMENT;
+	p.item_max = SMALL_ITEMMAX;
+	p.segment_size = SMALL_SEGMENT;
+	p.max_threads = nthreads;
+	p.hugepages = false;
+	assert_int_equal(cc_create(&p, &c), 0);
+	for (unsigned i = 0; i < nthreads; i++) {
+		w[i] = (struct writer){ .c = c, .id = i, .ops = WRITER_OPS,
+					.ttls = ttls, .hold_view = hold_view };
+		assert_int_equal(pthread_create(&th[i], NULL, writer_main, &w[i]), 0);
+	}
+	for (unsigned i = 0; i < nthreads; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(w[i].ops, WRITER_OPS);
+		assert_int_equal(w[i].errors, 0);
+		enomem += w[i].enomem;
+		retried += w[i].retried;
+	}
+	cc_stats_read(c, &st);
+	print_message("%u segments, %u threads, %u TTL classes%s: %lu refused, "
+		      "%lu retried, %llu segments evicted\n", nsegs, nthreads,
+		      ttls, hold_view ? ", views held" : "", enomem, retried,
+		      (unsigned long long)st.segments_evicted);
+	/* Turned over many times, never above the limit. */
+	assert_true(st.segments_evicted > 4 * st.segments_total);
+	assert_true(st.curr_bytes <= st.limit_bytes);
+	assert_int_equal(st.out_of_memory, enomem + retried);
+	cc_destroy(c);
+	return enomem;
+}
+
+static void test_writers_at_limit(void **state)
+{
+	(void)state;
+	assert_int_equal(run_writers(16, 4, 1, false), 0);
+	/* Every TTL class on every thread: more open segments than the
+	 * cache has, unless threads share theirs between classes. */
+	assert_int_equal(run_writers(16, 4, 8, false), 0);
+	assert_int_equal(run_writers(16, 8, 8, false), 0);
+	/* The smallest cache cc_create accepts. */
+	assert_int_equal(run_writers(4, 4, 1, false), 0);
+}
+
+static void test_writers_holding_views(void **state)
+{
+	/* A thread holding a view cannot pass a quiescent point inside a
+	 * store: it may be told -ENOMEM once, never after a retry, and
+	 * the view stays intact. */
+	(void)state;
+	assert_int_equal(run_writers(16, 4, 1, true), 0);
+	assert_int_equal(run_writers(16, 4, 8, true), 0);
+	assert_int_equal(run_writers(4, 4, 8, true), 0);
+}
+
 /* ---- lifecycle (no fixture) ---- */
 
 static void test_params_defaults(void **state)
@@ -489,14 +645,16 @@ static void test_create_refusals(void **state)
 	struct cc_stats st;
 
 	(void)state;
-	/* 16 segments is the minimum. */
-	assert_int_equal(create_with(16 * 128 * kib, 64 * kib, 128 * kib,
+	/* 4 segments is the minimum: memcached's -m 8 with -I 1m. */
+	assert_int_equal(create_with(4 * 128 * kib, 64 * kib, 128 * kib,
 				     &st), 0);
-	assert_int_equal(st.segments_total, 16);
-	assert_int_equal(create_with(15 * 128 * kib, 64 * kib, 128 * kib,
+	assert_int_equal(st.segments_total, 4);
+	assert_int_equal(create_with(4 * 128 * kib - 1, 64 * kib, 128 * kib,
 				     NULL), -EINVAL);
-	assert_int_equal(create_with(1024 * kib, 64 * kib, 128 * kib, NULL),
+	assert_int_equal(create_with(256 * kib, 64 * kib, 128 * kib, NULL),
 			 -EINVAL);
+	assert_int_equal(create_with(8 * 1024 * kib, 1024 * kib, 0, &st), 0);
+	assert_int_equal(st.segments_total, 4);
 	/* Not a power of two. */
 	assert_int_equal(create_with(8192 * kib, 64 * kib, 192 * kib, NULL),
 			 -EINVAL);
@@ -640,6 +798,8 @@ int main(void)
 		FX(test_offline_online),   FX(test_maintain_expires),
 		FX(test_flush_reclaims),   FX(test_hot_item_kept_with_cas),
 		FX(test_index_full),
+		cmocka_unit_test(test_writers_at_limit),
+		cmocka_unit_test(test_writers_holding_views),
 	};
 	const struct CMUnitTest lifecycle[] = {
 		cmocka_unit_test(test_params_defaults),

@@ -591,6 +591,47 @@ static void test_atime_ring(void **state)
 	assert_int_equal(peek(f, "r").atime, f->now);
 }
 
+static void test_touch_no_bump(void **state)
+{
+	struct fx *f = *state;
+	struct cc_view v;
+	uint64_t cas;
+
+	/* memcached's mg with T and u, and ma with T: a new TTL without a
+	 * fetch. FETCHED and the access time stay as they were, and so do
+	 * the CAS, STALE and the token. */
+	f->now = T0 + 5;
+	cas = set_cas(f, "nb", "v", 0);
+	f->now = T0 + 600;
+	assert_int_equal(cc_touch_flags(f->t, "nb", 2, 100, CC_LOOKUP_NO_BUMP), 0);
+	cc_thread_quiescent(f->t);
+	v = peek(f, "nb");
+	assert_int_equal(v.meta, 0);
+	expect_atime_near(v, T0 + 5);
+	assert_int_equal(v.expiry, T0 + 700);
+	assert_int_equal(v.cas, cas);
+
+	/* Kept bits stay kept. */
+	assert_int_equal(cc_invalidate(f->t, "nb", 2, 0, false, 0, 0), 0);
+	cas = peek(f, "nb").cas;
+	assert_int_equal(cc_meta_win(f->t, "nb", 2, cas), 1);
+	assert_int_equal(cc_touch_flags(f->t, "nb", 2, 0, CC_LOOKUP_NO_BUMP), 0);
+	cc_thread_quiescent(f->t);
+	v = peek(f, "nb");
+	assert_int_equal(v.meta, CC_META_STALE | CC_META_WIN_SENT);
+	assert_int_equal(v.expiry, 0);
+	expect_atime_near(v, T0 + 5);
+
+	/* Without the flag it is cc_touch: a fetch. */
+	assert_int_equal(cc_touch_flags(f->t, "nb", 2, 0, 0), 0);
+	cc_thread_quiescent(f->t);
+	v = peek(f, "nb");
+	assert_int_equal(v.meta, ALL_META);
+	assert_int_equal(v.atime, f->now);
+	assert_int_equal(cc_touch_flags(f->t, "none", 4, 0, CC_LOOKUP_NO_BUMP),
+			 -ENOENT);
+}
+
 /* ---- groups ---- */
 
 #define FX(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
@@ -607,7 +648,8 @@ int main(void)
 		FX(test_invalidate), FX(test_cas_invalidate),
 	};
 	const struct CMUnitTest versions[] = {
-		FX(test_kept_or_reset), FX(test_arith_cas),
+		FX(test_kept_or_reset), FX(test_touch_no_bump),
+		FX(test_arith_cas),
 		FX(test_meta_survives_merge),
 	};
 	int failed = 0;
