@@ -97,7 +97,8 @@ int numa_topology_pci_node(const struct numa_topology *t, const char *addr,
 
 /* Whether one CPU is left free of workers for the main (control) thread. */
 enum numa_main {
-	NUMA_MAIN_AUTO,   /* keep one free when there are >= 2 usable CPUs */
+	NUMA_MAIN_AUTO,   /* keep one free when there are >= 2 usable CPUs;
+			     with an explicit list, when one is left over */
 	NUMA_MAIN_KEEP,   /* keep one free; an error if none is left */
 	NUMA_MAIN_SHARE,  /* workers may take every CPU; no main CPU */
 };
