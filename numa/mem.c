@@ -5,8 +5,8 @@
  * the node whichever thread first touches them, so a control thread can
  * prepare a worker's state before the worker runs. Where libnuma finds no
  * NUMA (a kernel without it, a container that forbids the memory policy
- * calls) or only one node, binding gains nothing and plain pages are
- * used: the caller never needs a second code path.
+ * calls), plain pages are used and every node number but 0 is refused,
+ * as on a one-node machine: the caller never needs a second code path.
  *
  * This file includes both headers named numa.h: "numa.h" (ours, found
  * next to this file) and <numa.h> (libnuma's, found on the system path;
@@ -59,7 +59,7 @@ static void probe(void)
 	if (numa_available() < 0)
 		return;
 	max_node = numa_max_node();
-	use_libnuma = max_node > 0;
+	use_libnuma = true;
 }
 
 int numa_mem_alloc(size_t size, int node, void **out)

@@ -204,11 +204,11 @@ int numa_pin_attr(pthread_attr_t *attr, int cpu);
 
 /* ---- node-local memory ---- */
 
-/* Allocates size bytes (page-aligned, zeroed) on node through libnuma;
- * NUMA_NO_NODE, a machine libnuma finds without NUMA, or a one-node
- * machine get plain pages (any node there is 0). Release with
- * numa_mem_free and the same size. Errors: -EINVAL (size 0, or node
- * not on the machine), -ENOMEM. */
+/* Allocates size bytes (page-aligned, zeroed) bound to node through
+ * libnuma (NUMA_NO_NODE: the default policy). Where libnuma finds no NUMA
+ * (numa_available() < 0) the pages are plain and only node 0 exists, as
+ * on a one-node machine. Release with numa_mem_free and the same size.
+ * Errors: -EINVAL (size 0, or node not on the machine), -ENOMEM. */
 int numa_mem_alloc(size_t size, int node, void **out);
 void numa_mem_free(void *ptr, size_t size);
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <numaif.h>
 
 #include "numa.h"
 
@@ -167,24 +168,36 @@ static void test_node_memory(void **state)
 {
 	struct numa_topology *t = load_real();
 	size_t size = 1u << 20;
+	unsigned checked = 0;
 	void *p;
 
 	(void)state;
 	for (int i = -1; i < (int)numa_topology_nodes(t); i++) {
 		int node = i < 0 ? NUMA_NO_NODE : numa_topology_node_id(t, i);
 		unsigned char *b;
+		int where = -1;
 
 		assert_int_equal(numa_mem_alloc(size, node, &p), 0);
 		b = p;
 		assert_int_equal(b[0] | b[size - 1], 0);
 		memset(b, 0xa5, size);
 		assert_int_equal(b[size / 2], 0xa5);
+		/* The kernel says where the touched pages are, when it has
+		 * NUMA memory policies at all. */
+		if (node != NUMA_NO_NODE &&
+		    get_mempolicy(&where, NULL, 0, b + size / 2,
+				  MPOL_F_NODE | MPOL_F_ADDR) == 0) {
+			assert_int_equal(where, node);
+			checked++;
+		}
 		numa_mem_free(p, size);
 	}
 	assert_int_equal(numa_mem_alloc(0, 0, &p), -EINVAL);
 	assert_int_equal(numa_mem_alloc(size, NUMA_MAX_CPUS, &p), -EINVAL);
 	assert_int_equal(numa_mem_alloc(size, -2, &p), -EINVAL);
 	numa_mem_free(NULL, size);
+	print_message("%u of %u nodes' memory placement checked with "
+		      "get_mempolicy\n", checked, numa_topology_nodes(t));
 	numa_topology_destroy(t);
 }
 
