@@ -556,6 +556,60 @@ static void test_plan_errors(void **state)
 	assert_refused(tr, &req, -EINVAL, "bad PCI address");
 }
 
+/* Listed CPUs that are offline, outside the allowed set, off the port's
+ * node under strict placement, or that leave no CPU for the main. */
+static void test_listed_errors(void **state)
+{
+	static const int offline[] = { 3 }, negative[] = { -1 };
+	static const int all[] = { 0, 1, 2 }, mixed[] = { 8, 2 };
+	struct numa_port_req port = { .pci_addr = "0000:81:00.0" };
+	struct tree *tr = *state;
+	struct numa_plan_req req;
+	cpu_set_t allowed;
+
+	build_two_sockets(tr);
+	put_file(tr, "devices/system/cpu/online", "0-2,4-15\n");
+	load(tr);
+	assert_int_equal(numa_topology_cpus(tr->t), 15);
+	assert_int_equal(numa_topology_node_cpus(tr->t, 0), 7);
+	numa_plan_req_init(&req);
+	req.cpus = offline;
+	req.ncpus = 1;
+	assert_refused(tr, &req, -EINVAL, "cpu 3 in the list is unknown or "
+		       "offline");
+	req.cpus = negative;
+	assert_refused(tr, &req, -EINVAL, "cpu -1 in the list is not a CPU "
+		       "number");
+	CPU_ZERO(&allowed);
+	for (int c = 0; c < 3; c++)
+		CPU_SET(c, &allowed);
+	req.allowed = &allowed;
+	req.cpus = all;
+	req.ncpus = 3;
+	req.main = NUMA_MAIN_KEEP;
+	assert_refused(tr, &req, -EINVAL, "no CPU left for the main thread");
+	/* AUTO accepts a list that takes every CPU: no main is kept. */
+	req.main = NUMA_MAIN_AUTO;
+	plan_ok(tr, &req);
+	assert_int_equal(numa_plan_main_cpu(tr->p), -1);
+	req.cpus = mixed;
+	req.ncpus = 2;
+	assert_refused(tr, &req, -EINVAL, "cpu 8 in the list is outside the "
+		       "CPUs this process may use");
+	req.allowed = NULL;
+	req.ports = &port;
+	req.nports = 1;
+	req.strict = true;
+	assert_refused(tr, &req, -EINVAL, "cpu 2 is on node 0, which has no "
+		       "port (strict placement)");
+	req.strict = false;
+	plan_ok(tr, &req);
+	/* The main thread goes to the lowest CPU left off the port's node. */
+	assert_int_equal(numa_plan_main_cpu(tr->p), 0);
+	assert_int_equal(numa_plan_worker_node(tr->p, 1), 0);
+	assert_int_equal(numa_plan_pool_node(tr->p, 1, 0), 1);
+}
+
 static void assert_load_fails(struct tree *tr, int code, const char *needle)
 {
 	int rc = numa_topology_load(tr->root, &tr->t, tr->err,
@@ -648,6 +702,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_nic_without_node, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_plan_errors, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_listed_errors, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_node_cpulist,
 						setup, teardown),
