@@ -9,9 +9,10 @@
  * and where each port's mbuf pool goes; the io_uring server asks it where
  * each worker runs. Nothing here starts a thread or touches the hot path.
  *
- * Consumers include this header as "numa.h"; it shadows libnuma's header
- * of the same name on their include path, which is deliberate: libnuma is
- * used only inside this module.
+ * Consumers include this header as "numa.h" and build with _GNU_SOURCE
+ * (cpu_set_t); it shadows libnuma's header of the same name on their
+ * include path, which is deliberate: libnuma is used only inside this
+ * module.
  *
  * Threads: a topology and a plan are immutable once created, so any
  * thread may read them concurrently; create and destroy them from one
