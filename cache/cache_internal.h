@@ -289,6 +289,7 @@ struct cc_cache {
 	unsigned seg_shift;
 	uint32_t seg_size;
 	uint32_t item_max;
+	uint64_t grace_wait_ns;      /* cc_params.grace_wait_ms */
 	uint32_t evict_batch;        /* segments per eviction, for seg_limit;
 				      * pool_lock */
 	uint32_t (*clock)(void *arg);

@@ -29,7 +29,7 @@
  *                  open (being written by a thread), pinned by a
  *                  reference, or held back by a thread that has not
  *                  passed a quiescent point for a while (the writer waits
- *                  up to about 500 ms for one). A thread that holds views
+ *                  up to cc_params.grace_wait_ms for one). A thread that holds views
  *                  gets it sooner: the engine cannot pass a quiescent
  *                  point for it, so it evicts and returns -ENOMEM, and a
  *                  retry after cc_thread_quiescent() gets that memory
@@ -78,6 +78,13 @@ struct cc_params {
 	unsigned index_power;
 	/* Most threads registered at once. Default 64. */
 	unsigned max_threads;
+	/* How long a writer that finds no free segment waits for the other
+	 * threads' quiescent points before it gives up with -ENOMEM.
+	 * A busy or preempted thread passes one within a scheduling
+	 * period; only a thread stuck online (blocked without going
+	 * offline) holds one back longer, and then later writers fail at
+	 * once until it moves. Default 500 ms. */
+	unsigned grace_wait_ms;
 	/* Try hugetlbfs pages for segments before normal pages. Default on. */
 	bool hugepages;
 	/* Current Unix time in seconds; NULL uses CLOCK_REALTIME_COARSE.
@@ -183,7 +190,9 @@ struct cc_store_req {
 	bool invalidate;
 };
 
-/* incr/decr request (memcached incr, decr and meta ma). */
+/* incr/decr request (memcached incr, decr and meta ma). -EDOM comes
+ * before -ESTALE for an empty value or one past number_max, after it
+ * otherwise (memcached's order). */
 struct cc_arith_req {
 	const void *key;
 	size_t key_len;
@@ -191,6 +200,11 @@ struct cc_arith_req {
 	uint64_t delta;
 	uint64_t cas;      /* nonzero: must match, else -ESTALE */
 	uint64_t new_cas;  /* nonzero: the new version's CAS */
+	/* Nonzero: a value longer than number_max[0] (number_max[1] for an
+	 * item with client flags) is no number, judged before the CAS, as
+	 * an empty value always is (memcached refuses its chunked items so;
+	 * the protocol layer knows where they start). */
+	uint32_t number_max[2];
 };
 
 /* Statistics: one list feeds the struct, the per-thread counters and every

@@ -171,6 +171,28 @@ static void inherit_meta(struct cc_cache *c, uint64_t old, uint64_t loc,
 				 (uint8_t)(m & inherit), memory_order_relaxed);
 }
 
+/* A CAS that no item version has yet, above every derived one: for a
+ * store dropped at once because its TTL is already past (memcached stores
+ * such an item expired and reports its CAS: ms c, mg N with a past T),
+ * and for a version whose derived CAS would not follow its key's current
+ * one (commit). Taken from the counter that segments' CAS ranges are
+ * carved from, so no range includes it. A shared atomic, but only on
+ * these rare paths. */
+static uint64_t orphan_cas(struct cc_cache *c)
+{
+	return atomic_fetch_add_explicit(&c->cas_next, 1, memory_order_relaxed);
+}
+
+/* Whether a version at loc with a derived CAS (cc_loc_cas) would come
+ * after the version at old in CAS order. */
+static bool cas_follows(const struct cc_cache *c, uint64_t old, uint64_t loc)
+{
+	struct cc_item it;
+
+	cc_item_decode(cc_loc_ptr(c, old), &it);
+	return cc_loc_cas(c, loc) > cc_item_cas(c, old, &it);
+}
+
 /*
  * Writes a new version of key and points the index at it, provided the
  * slot still holds `expect` (ANY_LOC: whatever it holds). Returns 0, the
@@ -179,6 +201,14 @@ static void inherit_meta(struct cc_cache *c, uint64_t old, uint64_t loc,
  * if finding room passes a quiescent point for this thread (segment.c),
  * that segment stays pinned until the decision, so it is neither
  * overwritten while read nor reused at the same location meanwhile.
+ *
+ * A key's versions get increasing CAS values, as memcached's counter
+ * gives them (meta ms I compares them: "is my CAS older?"). A derived
+ * CAS grows with the segment's opening and the offset in it, so a version
+ * written to a segment opened before the one holding the current version
+ * (another thread's, another TTL class's) would go backwards; it is then
+ * written again with a fresh explicit CAS, above every derived one. That
+ * costs a second append and 10 bytes for such items only.
  */
 static int commit(struct cc_thread *t, const struct cc_hashed *h,
 		  const void *key, uint8_t key_len, uint64_t expect,
@@ -188,22 +218,36 @@ static int commit(struct cc_thread *t, const struct cc_hashed *h,
 	struct cc_cache *c = t->cache;
 	struct cc_seg_src src = { .loc = expect != ANY_LOC ? expect : 0 };
 	struct cc_index_lock lk;
+	struct version fresh;
 	uint64_t loc, cur, dropped;
-	uint32_t size = version_size(key_len, v);
+	uint32_t size;
 	int rc;
 
+again:
+	size = version_size(key_len, v);
 	rc = cc_seg_append(t, size, v->expiry, &src, &loc);
-	if (rc < 0)
+	if (rc < 0) {
+		cc_seg_unpin(c, &src);
 		return rc;
+	}
 	version_write(c, loc, key, key_len, v);
 
 	cc_index_lock(c, h, &lk);
 	cur = cc_index_find_locked(c, h, &lk, key, key_len);
-	if (expect != ANY_LOC && cur != expect) {
+	if ((expect != ANY_LOC && cur != expect) ||
+	    (v->cas == 0 && cur != 0 && !cas_follows(c, cur, loc))) {
+		bool moved = expect != ANY_LOC && cur != expect;
+
 		cc_index_unlock(&lk);
-		cc_seg_unpin(c, &src);
 		atomic_fetch_or_explicit(cc_item_info(cc_loc_ptr(c, loc)),
 					 CC_ITEM_DEAD, memory_order_relaxed);
+		if (!moved) {
+			fresh = *v;
+			fresh.cas = orphan_cas(c);
+			v = &fresh;
+			goto again;
+		}
+		cc_seg_unpin(c, &src);
 		return -EAGAIN;
 	}
 	if (v->inherit != 0 && cur != 0)
@@ -416,16 +460,6 @@ unsigned cc_get_bulk(struct cc_thread *t, unsigned n,
 		}
 	}
 	return hits;
-}
-
-/* A CAS that no item version has or will have, for a store that is
- * dropped at once because its TTL is already past: memcached stores such
- * an item expired and reports its CAS (ms c, mg N with a past T). Taken
- * from the counter that segments' CAS ranges are carved from, so no range
- * includes it. A shared atomic, but only on this rare path. */
-static uint64_t orphan_cas(struct cc_cache *c)
-{
-	return atomic_fetch_add_explicit(&c->cas_next, 1, memory_order_relaxed);
 }
 
 /*
@@ -712,6 +746,12 @@ int cc_arith(struct cc_thread *t, const struct cc_arith_req *req,
 			cc_count(miss, 1);
 			return -ENOENT;
 		}
+		/* memcached 1.6.18's order: an empty or overlong value is
+		 * no number before the CAS is compared, any other after. */
+		if (cur.it.value_len == 0 ||
+		    (req->number_max[0] != 0 &&
+		     cur.it.value_len > req->number_max[cur.it.flags != 0]))
+			return -EDOM;
 		if (req->cas != 0 && cc_item_cas(t->cache, cur.loc, &cur.it) != req->cas)
 			return -ESTALE;
 		if (!parse_number(cur.it.value, cur.it.value_len, &n))

@@ -27,6 +27,7 @@ void cc_params_init(struct cc_params *p)
 		.segment_size = 0,
 		.index_power = 0,
 		.max_threads = 64,
+		.grace_wait_ms = 500,
 		.hugepages = true,
 		.clock = NULL,
 		.clock_arg = NULL,

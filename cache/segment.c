@@ -19,7 +19,8 @@
  *   - passes that point itself when it holds no view (the engine knows:
  *     holds_views), pinning with a reference the one segment it still
  *     reads from (the version it replaces) until its commit is decided;
- *   - waits, bounded in time (GRACE_WAIT_NS), for the other threads, which
+ *   - waits, bounded in time (cc_params.grace_wait_ms), for the other
+ *     threads, which
  *     pass their points between request batches, and for segments other
  *     threads are draining;
  *   - evicts only when nothing is already on its way back, so threads
@@ -39,13 +40,6 @@
 #include <time.h>
 
 #include "cache_internal.h"
-
-/* How long a writer that found no free segment waits for other threads'
- * quiescent points before it gives up with -ENOMEM. A busy or preempted
- * thread passes one within a scheduling period; only a thread stuck
- * online (blocked without going offline) holds one back longer, and then
- * later writers fail at once until it moves (stalled_min). */
-#define GRACE_WAIT_NS (500ull * 1000 * 1000)
 
 #define CC_HUGEPAGE_SIZE (2u << 20)
 
@@ -179,6 +173,7 @@ int cc_segments_init(struct cc_cache *c, const struct cc_params *p)
 	atomic_init(&c->seg_limit, (uint32_t)limit);
 	size_evict_batch_locked(c);
 	c->item_max = (uint32_t)p->item_max;
+	c->grace_wait_ns = (uint64_t)p->grace_wait_ms * 1000000;
 	c->region_bytes = nsegs * seg_size;
 
 	rc = region_map(c, p->hugepages);
@@ -419,7 +414,8 @@ static void room_locked(struct cc_cache *c, uint64_t min, struct room *r)
  * the scheduler's favour (they use little CPU) over the very thread they
  * wait for, as measured with more threads than CPUs. From 20 us up to
  * 1 ms, doubling. */
-static bool wait_step(struct timespec *start, unsigned *rounds)
+static bool wait_step(const struct cc_cache *c, struct timespec *start,
+		      unsigned *rounds)
 {
 	struct timespec now;
 	uint64_t waited, pause;
@@ -429,7 +425,7 @@ static bool wait_step(struct timespec *start, unsigned *rounds)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	waited = (uint64_t)(now.tv_sec - start->tv_sec) * 1000000000ull +
 		 (uint64_t)now.tv_nsec - (uint64_t)start->tv_nsec;
-	if (waited > GRACE_WAIT_NS)
+	if (waited > c->grace_wait_ns)
 		return false;
 	pause = *rounds < 7 ? 20000ull << (*rounds - 1) : 1000000ull;
 	nanosleep(&(struct timespec){ .tv_nsec = (long)pause }, NULL);
@@ -550,7 +546,7 @@ static int seg_open_slow(struct cc_thread *t, struct cc_seg_src *src,
 		if (r.waitable > 0 || r.draining > 0) {
 			if (r.stalled && rounds == 0)
 				break;
-			if (wait_step(&start, &rounds))
+			if (wait_step(c, &start, &rounds))
 				continue;
 			if (r.waitable > 0) {
 				pthread_mutex_lock(&c->pool_lock);
@@ -566,7 +562,7 @@ static int seg_open_slow(struct cc_thread *t, struct cc_seg_src *src,
 		/* Another thread took what was sealed since the count
 		 * above: wait for it like for any segment on its way. */
 		if (atomic_load_explicit(&c->pending, memory_order_relaxed) == 0 ||
-		    !wait_step(&start, &rounds))
+		    !wait_step(c, &start, &rounds))
 			break;
 	}
 	cc_count(&t->counters.out_of_memory, 1);

@@ -263,18 +263,36 @@ int proto_store(struct proto_req *r, const struct cc_store_req *sr,
 	return err;
 }
 
-int proto_arith(struct proto_req *r, const struct cc_arith_req *ar,
+/* memcached stores an item in chunks past half the largest item size
+ * (its slab_chunk_max with the default page), and refuses to incr or
+ * decr a chunked item whatever it holds. The longest value that is not
+ * chunked, without and with client flags. */
+static void number_max(const struct proto_req *r, size_t key_len,
+		       uint32_t out[2])
+{
+	size_t chunk_max = r->w->server->settings.item_max / 2;
+
+	for (unsigned f = 0; f < 2; f++) {
+		size_t head = proto_item_size(key_len, 0, f);
+
+		out[f] = chunk_max > head ? (uint32_t)(chunk_max - head) : 1;
+	}
+}
+
+int proto_arith(struct proto_req *r, const struct cc_arith_req *req,
 		uint64_t *value, uint64_t *cas)
 {
+	struct cc_arith_req ar = *req;
 	int err;
 
+	number_max(r, ar.key_len, ar.number_max);
 	/* As in proto_store. */
 	cc_thread_quiescent(proto_thread(r));
-	err = cc_arith(proto_thread(r), ar, value, cas);
+	err = cc_arith(proto_thread(r), &ar, value, cas);
 
 	for (int i = 0; err == -ENOMEM && i < STORE_RETRIES; i++) {
 		cc_thread_quiescent(proto_thread(r));
-		err = cc_arith(proto_thread(r), ar, value, cas);
+		err = cc_arith(proto_thread(r), &ar, value, cas);
 	}
 	return err;
 }

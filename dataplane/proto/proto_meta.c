@@ -165,7 +165,7 @@ static enum proto_cmd_result mg_hit(struct proto_req *r,
 		/* The T before the long opaque stays done; a vivified item
 		 * was stored with its TTL already. */
 		if (w.touched && !created)
-			cc_touch(proto_thread(r), m->key, m->key_len, m->ttl);
+			meta_touch(r, m);
 		return proto_error(r, "CLIENT_ERROR opaque token too long");
 	}
 
@@ -185,7 +185,7 @@ static enum proto_cmd_result mg_hit(struct proto_req *r,
 		w.won = got == 1;
 	}
 	if (w.touched && !created)
-		cc_touch(proto_thread(r), m->key, m->key_len, m->ttl);
+		meta_touch(r, m);
 	/* memcached's order: Z, X, then W. */
 	if (sent) {
 		memcpy(p, " Z", 2);

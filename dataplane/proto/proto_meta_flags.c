@@ -293,6 +293,12 @@ char *meta_put_ttl(char *p, uint32_t expiry, uint32_t now)
 	return meta_put_num(p, 't', (uint32_t)(expiry - now));
 }
 
+void meta_touch(struct proto_req *r, const struct meta_req *m)
+{
+	cc_touch_flags(proto_thread(r), m->key, m->key_len, m->ttl,
+		       CC_LOOKUP_NO_BUMP);
+}
+
 char *meta_put_key(char *p, const char *key, size_t len, bool binary)
 {
 	*p++ = ' ';

@@ -101,6 +101,10 @@ char *meta_put_num(char *p, char c, uint64_t v);
 /* " t<seconds left>", or " t-1" for no expiry; memcached prints an
  * expired time as an unsigned 32-bit difference. */
 char *meta_put_ttl(char *p, uint32_t expiry, uint32_t now);
+/* mg's and ma's T: the new TTL, with no fetch (memcached sets the
+ * expiry field alone; mg's own lookup did the bump, or not with u). */
+void meta_touch(struct proto_req *r, const struct meta_req *m);
+
 /* " k<key>", or " k<base64 key> b" for a binary key. */
 char *meta_put_key(char *p, const char *key, size_t len, bool binary);
 /* " <token>" (the O flag comes back as sent). */

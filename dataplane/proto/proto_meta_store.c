@@ -290,7 +290,7 @@ static enum proto_cmd_result ma_reply(struct proto_req *r,
 		}
 	}
 	if (touched && !created)
-		cc_touch(proto_thread(r), m->key, m->key_len, m->ttl);
+		meta_touch(r, m);
 	if (!p)
 		return proto_error(r, "CLIENT_ERROR opaque token too long");
 	/* Quiet hides a change to an existing item, not a creation. */

@@ -165,9 +165,11 @@ static void value_reply(struct proto_req *r, const struct proto_token *key,
 	proto_reply_data(r, v);
 }
 
-/* Serves keys[0, n): a batched lookup for get/gets, one gat per key. */
+/* Serves keys[0, n): a batched lookup for get/gets, one gat per key;
+ * without reply, only their effects (touches, hit marks, counts). */
 static void get_keys(struct proto_req *r, struct proto_token *keys,
-		     unsigned n, bool with_cas, bool touch, int64_t exptime)
+		     unsigned n, bool with_cas, bool touch, int64_t exptime,
+		     bool reply)
 {
 	struct cc_key k[PROTO_TOKENS_MAX];
 	struct cc_view views[PROTO_TOKENS_MAX];
@@ -196,7 +198,7 @@ static void get_keys(struct proto_req *r, struct proto_token *keys,
 		proto_count(&cnt->get_hits, hits);
 		proto_count(&cnt->get_misses, n - hits);
 	}
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; i < n && reply; i++)
 		if (results[i] == 0)
 			value_reply(r, &keys[i], &views[i], with_cas);
 	if (r->c->get_nkeys == 0)
@@ -206,11 +208,13 @@ static void get_keys(struct proto_req *r, struct proto_token *keys,
 }
 
 /* True if a space-separated word of s[0, len) is longer than a key may
- * be. memcached discards a multiget's whole reply when one key is too
- * long, so the line is checked before anything is queued. (memcached in
- * fact drops every reply it has not written yet, those of earlier
- * pipelined requests included; which ones depends on its write timing,
- * so that is not copied: only this request's reply is replaced.) */
+ * be. memcached runs a multiget's keys up to such a key (a gat's touches
+ * happen) and then discards the whole reply, so the line is checked
+ * before anything is queued, and the keys before it then run without
+ * one. (memcached in fact drops every reply it has not written yet,
+ * those of earlier pipelined requests included; which ones depends on
+ * its write timing, so that is not copied: only this request's reply is
+ * replaced.) */
 static bool has_long_key(const char *s, size_t len)
 {
 	size_t run = 0;
@@ -223,12 +227,23 @@ static bool has_long_key(const char *s, size_t len)
 	return false;
 }
 
+/* How many of keys[0, n) come before the first one too long. */
+static unsigned short_keys(const struct proto_token *keys, unsigned n)
+{
+	unsigned i = 0;
+
+	while (i < n && keys[i].len <= CC_KEY_MAX)
+		i++;
+	return i;
+}
+
 static enum proto_cmd_result cmd_get(struct proto_req *r,
 				     struct proto_token *tok, unsigned ntok,
 				     bool with_cas, bool touch)
 {
 	int32_t exptime = 0;
 	unsigned first = 1;
+	bool long_key;
 
 	r->c->get_nkeys = 0;
 	if (ntok < 2)
@@ -239,27 +254,35 @@ static enum proto_cmd_result cmd_get(struct proto_req *r,
 				"CLIENT_ERROR invalid exptime argument");
 		first = 2;
 	}
-	if (ntok > first &&
-	    has_long_key(tok[first].s,
-			 (size_t)(r->line + r->line_len - tok[first].s)))
-		return proto_error(r, "CLIENT_ERROR bad command line format");
+	long_key = ntok > first &&
+		   has_long_key(tok[first].s,
+				(size_t)(r->line + r->line_len - tok[first].s));
 
 	/* memcached tokenizes a long multiget 24 tokens at a time; the last
 	 * token holds the rest of the line, split again here. */
 	while (ntok == PROTO_TOKENS_MAX) {
 		struct proto_token *rest = &tok[PROTO_TOKENS_MAX - 1];
+		unsigned n = PROTO_TOKENS_MAX - 1 - first;
+		unsigned ok = short_keys(tok + first, n);
 
-		get_keys(r, tok + first, PROTO_TOKENS_MAX - 1 - first,
-			 with_cas, touch, exptime);
+		get_keys(r, tok + first, ok, with_cas, touch, exptime,
+			 !long_key);
+		if (ok < n)
+			goto too_long;
 		ntok = proto_tokenize(rest->s, rest->len, tok,
 				      PROTO_TOKENS_MAX);
 		first = 0;
 	}
 	if (ntok > first)
-		get_keys(r, tok + first, ntok - first, with_cas, touch,
-			 exptime);
+		get_keys(r, tok + first, short_keys(tok + first, ntok - first),
+			 with_cas, touch, exptime, !long_key);
+	if (long_key)
+		goto too_long;
 	PROTO_REPLY(r, "END");
 	return PROTO_CMD_DONE;
+
+too_long:
+	return proto_error(r, "CLIENT_ERROR bad command line format");
 }
 
 /* ---- delete, incr/decr, touch ---- */

@@ -43,7 +43,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cctest  # noqa: E402
-from diffgen import Gen  # noqa: E402
+from diffgen import Gen, KeyCas  # noqa: E402
 
 ITEM_MAX = 1 << 20
 META_CODES = {b"HD", b"VA", b"EN", b"NF", b"NS", b"EX", b"MN"}
@@ -96,6 +96,9 @@ class CasMap:
         return b"#%d(rank %d)" % (o, rank)
 
     def resolve(self, ref):
+        if isinstance(ref, KeyCas):
+            return b"%d" % max(1, self.key_cas(ref.key, ref.binary) +
+                               ref.delta)
         return b"%d" % self.values[ref.n] if ref.n < len(self.values) \
             else b"0"
 
@@ -185,6 +188,7 @@ class Side:
             args += ["-B", "ascii"]
         self.srv = cctest.Server(cmd, args, udp=True)
         self.cas = CasMap(explicit, order)
+        self.cas.key_cas = self.key_cas
         self.tcp = None
         self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         # Room for the largest reply (a 1 MB value is ~750 datagrams):
@@ -195,6 +199,21 @@ class Side:
             self.udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 << 20)
         self.udp.connect(("127.0.0.1", self.srv.port))
         self.reconnect()
+
+    def key_cas(self, key, binary):
+        """The key's CAS now (1000 when absent), read over a connection of
+        its own with mg u, which changes nothing the stream can see."""
+        with self.srv.connect() as q:
+            q.sendall(b"mg " + key + (b" b" if binary else b"") +
+                      b" c u\r\nmn\r\n")
+            buf = b""
+            while not buf.endswith(b"MN\r\n"):
+                chunk = q.recv(4096)
+                if not chunk:
+                    break
+                buf += chunk
+        m = re.match(rb"^(?:HD|VA \d+)(?: \S+)*? c(\d+)", buf)
+        return int(m.group(1)) if m else 1000
 
     def reconnect(self):
         if self.tcp:

@@ -90,6 +90,20 @@ class CasRef:
         return "<cas#%d>" % self.n
 
 
+class KeyCas:
+    """The CAS the key's current version has on the server the request
+    goes to, plus delta, read just before the request is sent. For ms with
+    I: memcached orders CAS values by one global counter, corecache only
+    the versions of one key, so "older than the item's CAS" is asked of
+    the key's own CAS, not of another key's."""
+
+    def __init__(self, key, binary, delta):
+        self.key, self.binary, self.delta = key, binary, delta
+
+    def __repr__(self):
+        return "<cas of %r%+d>" % (self.key, self.delta)
+
+
 class Gen:
     def __init__(self, rnd, item_max):
         self.r = rnd
@@ -368,11 +382,11 @@ class Gen:
             raw = self.r.randbytes(self.r.randint(1, 40)).replace(b"-", b"_")
         if raw in NKEYS:
             # An incr that memcached does not do in place makes a new item
-            # without the old one's hit, win and stale marks (and, while
-            # padded, its size): which it does is timing, so n keys are
-            # not asked about them.
+            # without the old one's hit, win, stale and base64-key marks
+            # (and, while padded, its size): which it does is timing, so n
+            # keys are not asked about them (k echoes the base64 mark).
             flags = [f for f in flags if f not in (b"h", b"s", b"N", b"R",
-                                                   b"I")]
+                                                   b"I", b"k")]
         tokens = []
         for f in flags:
             tokens.append(b" ")
@@ -383,6 +397,11 @@ class Gen:
                 w[:2] in (b"MA", b"MP", b"Ma", b"Mp") for w in words):
             raw = self.pick(KEYS[:-4])
         key = self.meta_key(flags, raw)
+        if kind == b"ms" and b"I" in flags and b"C" in flags:
+            at = tokens.index(b"C") + 1
+            if isinstance(tokens[at], CasRef) or self.chance(0.8):
+                tokens[at] = KeyCas(key, b"b" in flags,
+                                    self.pick([-1, -1, 0, 1]))
         if kind != b"ms":
             return [kind + b" " + key] + tokens + [b"\r\n"]
         # As for text storage: a value that may be read as command lines

@@ -50,6 +50,10 @@ static int setup_with_reserve(void **state, size_t reserve)
 	f->now = T0;
 	small_params(f);
 	f->p.memory_reserve = reserve;
+	/* The reserved cache's tests run writers on several threads and
+	 * test progress, not timing: see test_cache_memory.c run_writers. */
+	if (reserve != 0)
+		f->p.grace_wait_ms = 60000;
 	assert_int_equal(cc_create(&f->p, &f->c), 0);
 	assert_int_equal(cc_thread_register(f->c, &f->t), 0);
 	*state = f;

@@ -329,6 +329,16 @@ static void test_ma(void **state)
 	PFX_RUN(f, s);
 	pfx_say(f, 0, "ma a1 c\r\n", "HD c#\r\n");
 	assert_int_equal(f->num[0], pfx_cas_of(f, "a1"));
+	/* An empty value, and one memcached would keep in chunks (past
+	 * half of -I with its header), are no number even before a CAS
+	 * that does not match; a shorter one fails the CAS first
+	 * (memcached 1.6.18, -I 1m: the bound is 524228 bytes for a key of
+	 * one byte and no client flags). */
+	pfx_say(f, 0, "ms e 0\r\n\r\nma e C99999\r\n", "HD\r\n" E_NUMBER);
+	pfx_say_value(f, "ms x 524228\r\n", 524228, "\r\nma x C99999\r\n",
+		      "HD\r\nEX\r\n");
+	pfx_say_value(f, "ms x 524229\r\n", 524229, "\r\nma x C99999\r\n",
+		      "HD\r\n" E_NUMBER);
 }
 
 static void test_invalidate(void **state)
