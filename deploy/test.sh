@@ -7,11 +7,11 @@
 #
 # The release build runs the unit tests, the integration tests against
 # corecached (suite 'integration') and against memcached 1.6 (suite
-# 'memcached', which shows the tests themselves are right); the
-# differential test against corecached (suite 'differential') is left out
-# until corecached's last divergences from memcached are fixed. The
-# sanitizer build runs the unit and integration tests, so real clients
-# drive corecached under ASan+UBSan (a leak or UB report makes the daemon
+# 'memcached', which shows the tests themselves are right), and the
+# differential test (suite 'differential': one random stream to corecached
+# and to memcached, replies compared). The sanitizer build runs the unit,
+# integration and differential tests, so real clients drive corecached
+# under ASan+UBSan (a leak or UB report makes the daemon
 # exit non-zero, which fails the test). The thread-sanitizer build runs the
 # unit tests. Each libFuzzer target runs FUZZ_SECONDS (default 30) from its
 # seed corpus; a crash, leak or hang is one failed test.
@@ -81,8 +81,8 @@ run_fuzz() {
   done
 }
 
-run_suite build --no-suite differential -- -Dbuildtype=debugoptimized
-run_suite build-asan --no-suite memcached --no-suite differential -- -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false -Dbench=disabled
+run_suite build -- -Dbuildtype=debugoptimized
+run_suite build-asan --no-suite memcached -- -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false -Dbench=disabled
 run_suite build-tsan --suite unit -- -Dbuildtype=debugoptimized -Db_sanitize=thread -Db_lundef=false -Dbench=disabled
 run_fuzz build-fuzz
 

@@ -227,6 +227,7 @@ static char *format(const struct numa_plan *p)
 
 static void assert_contains(const char *text, const char *needle)
 {
+	assert_non_null(text);
 	if (!strstr(text, needle))
 		fail_msg("\"%s\" lacks \"%s\"", text, needle);
 }
