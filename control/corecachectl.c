@@ -159,12 +159,10 @@ static int run(int fd, const char *line, bool json)
 		ctl_buf_free(&req);
 		return 1;
 	}
-	if (send_all(fd, req.p, req.len)) {
-		fprintf(stderr, "%s: cannot send: %s\n", prog,
-			strerror(errno));
-		ctl_buf_free(&req);
-		return 1;
-	}
+	/* A daemon that refuses the client says why before it closes:
+	 * read that even when the request could not be sent. */
+	if (send_all(fd, req.p, req.len))
+		shutdown(fd, SHUT_WR);
 	ctl_buf_free(&req);
 	r = read_reply(fd, &body);
 	if (r == 0) {

@@ -309,12 +309,19 @@ static void client_input(struct ctl_server *s, struct ctl_client *c)
 
 	while (c->out.len == 0 && !c->close_after &&
 	       (nl = memchr(c->in, '\n', c->in_len))) {
-		size_t used = (size_t)(nl - c->in) + 1;
+		size_t used = (size_t)(nl - c->in) + 1, len = used - 1;
 
 		*nl = '\0';
-		if (nl > c->in && nl[-1] == '\r')
-			nl[-1] = '\0';
-		client_command(s, c, c->in);
+		if (len && c->in[len - 1] == '\r')
+			c->in[--len] = '\0';
+		if (memchr(c->in, '\0', len)) {
+			static const char msg[] = "request contains a "
+						  "control byte (0x00)\n";
+
+			client_reply(c, false, msg, sizeof(msg) - 1);
+		} else {
+			client_command(s, c, c->in);
+		}
 		memmove(c->in, c->in + used, c->in_len - used);
 		c->in_len -= used;
 	}
@@ -325,6 +332,17 @@ static void client_input(struct ctl_server *s, struct ctl_client *c)
 		_Static_assert(CTL_LINE_MAX == 1024, "message says 1024");
 		client_reply(c, false, msg, sizeof(msg) - 1);
 		c->close_after = true;
+	}
+}
+
+/* Runs requests and sends their replies until the client's input holds
+ * no complete line or its socket takes no more. */
+static void client_pump(struct ctl_server *s, struct ctl_client *c)
+{
+	for (;;) {
+		client_input(s, c);
+		if (!c->out.len || !client_flush(s, c) || c->out.len)
+			return;
 	}
 }
 
@@ -341,9 +359,7 @@ static void client_read(struct ctl_server *s, struct ctl_client *c)
 	}
 	c->in_len += (size_t)n;
 	c->last_ms = now_ms();
-	client_input(s, c);
-	if (client_flush(s, c))
-		client_input(s, c);
+	client_pump(s, c);
 }
 
 /* Root, corecached's own user, or the control group (primary or
@@ -461,8 +477,6 @@ static void serve(struct ctl_server *s)
 			return;
 		if (pfd[0].revents)
 			return;
-		if (pfd[1].revents)
-			accept_clients(s);
 		for (unsigned i = 0; i < k; i++) {
 			struct ctl_client *c = who[i];
 			short re = pfd[2 + i].revents;
@@ -473,10 +487,13 @@ static void serve(struct ctl_server *s)
 				client_read(s, c);
 			} else if (client_flush(s, c) && !c->out.len) {
 				/* Requests that waited for this reply. */
-				client_input(s, c);
-				client_flush(s, c);
+				client_pump(s, c);
 			}
 		}
+		/* After the clients: the slots of those that left are
+		 * free for the newcomers. */
+		if (pfd[1].revents)
+			accept_clients(s);
 		now = now_ms();
 		for (unsigned i = 0; i < CTL_CLIENTS_MAX; i++)
 			if (s->clients[i].fd >= 0 &&
