@@ -125,12 +125,12 @@ static_assert(CC_BULK_CHUNK <= 32, "cc_get_bulk tracks a chunk in a 32-bit mask"
  *   byte 0   info: bits 0-1 hit counter, 2 has flags, 3 has expiry,
  *            4 has cas, 5-6 value-length bytes minus one, 7 dead
  *   byte 1   meta:
- *              7          3   2          1       0
- *              +----------+---+----------+-------+
- *              |  atime   |WIN| STALE    |FETCHED|
- *              +----------+---+----------+-------+
- *            bits 0-2 the CC_META_* bits of corecache.h, same values;
- *            bits 3-7 the access tick (see below)
+ *              7       4   3     2     1       0
+ *              +-------+-----+-----+-----+-------+
+ *              | atime | BIN | WIN |STALE|FETCHED|
+ *              +-------+-----+-----+-----+-------+
+ *            bits 0-3 the CC_META_* bits of corecache.h, same values;
+ *            bits 4-7 the access tick (see below)
  *   byte 2   key length
  *   1-4 B    value length, little endian
  *   [4 B flags] [4 B expiry] [1-10 B cas]  only when present
@@ -152,10 +152,10 @@ static_assert(CC_BULK_CHUNK <= 32, "cc_get_bulk tracks a chunk in a 32-bit mask"
  * fetch_or, so the token never goes out once for each copy.
  *
  * A full access time would cost 4 bytes an item, a third of the budget,
- * so the meta byte keeps a 5-bit tick instead: (Unix seconds >> 6) mod 32,
- * i.e. which 64-second interval of a 2048-second ring saw the last read
+ * so the meta byte keeps a 4-bit tick instead: (Unix seconds >> 6) mod 16,
+ * i.e. which 64-second interval of a 1024-second ring saw the last read
  * or write. It reads back as the end of the latest such interval not after
- * now (now itself for the current one), so an item accessed up to 31
+ * now (now itself for the current one), so an item accessed up to 15
  * ticks ago reads as idle for its idle time less 0 to 63 seconds; an item
  * idle for longer reads as idle for that time modulo the ring. memcached
  * itself refreshes the time only on a second fetch and then at most once
@@ -174,16 +174,16 @@ static_assert(CC_BULK_CHUNK <= 32, "cc_get_bulk tracks a chunk in a 32-bit mask"
 #define CC_ITEM_HAS_CAS 0x10u
 #define CC_ITEM_VLEN_SHIFT 5
 #define CC_ITEM_DEAD 0x80u
-#define CC_ITEM_META_FLAGS 0x07u
-#define CC_ITEM_ATIME_SHIFT 3
+#define CC_ITEM_META_FLAGS 0x0fu
+#define CC_ITEM_ATIME_SHIFT 4
 #define CC_ATIME_TICK_SHIFT 6   /* 64-second ticks */
-#define CC_ATIME_RING 32u       /* ticks the 5 bits tell apart */
+#define CC_ATIME_RING 16u       /* ticks the 4 bits tell apart */
 #define CC_ITEM_FIXED 3         /* info, meta, key length */
 #define CC_CAS_BYTES_MAX 10
 #define CC_ITEM_HEADER_MAX (CC_ITEM_FIXED + 4 + 4 + 4 + CC_CAS_BYTES_MAX)
 
 static_assert(CC_META_FETCHED == 0x01 && CC_META_STALE == 0x02 &&
-	      CC_META_WIN_SENT == 0x04,
+	      CC_META_WIN_SENT == 0x04 && CC_META_BINARY_KEY == 0x08,
 	      "the meta byte stores the public CC_META_* bits as they are");
 
 struct cc_item {
@@ -285,11 +285,12 @@ struct cc_cache {
 	size_t region_bytes;
 	bool region_hugetlb;
 	struct cc_seg *segs;
-	uint32_t nsegs;
+	uint32_t nsegs;              /* segments the region reserves */
 	unsigned seg_shift;
 	uint32_t seg_size;
 	uint32_t item_max;
-	uint32_t evict_batch;        /* segments per eviction, for nsegs */
+	uint32_t evict_batch;        /* segments per eviction, for seg_limit;
+				      * pool_lock */
 	uint32_t (*clock)(void *arg);
 	void *clock_arg;
 	unsigned max_threads;
@@ -309,6 +310,13 @@ struct cc_cache {
 	/* Segments on their way back: draining or retired. Read without
 	 * the lock to judge whether eviction ahead is due. */
 	_Atomic uint32_t pending;
+	/* The memory limit, in segments: written under pool_lock, read
+	 * without it (relaxed) where a stale value only delays a decision
+	 * by one segment. Segments above it are parked: off the free list,
+	 * their memory given back. Usable = nsegs - parked. */
+	_Atomic uint32_t seg_limit;
+	int32_t parked_head;
+	uint32_t parked;
 	/* The oldest quiescent epoch when a writer last gave up waiting for
 	 * a grace period; while it has not moved, writers do not wait
 	 * again (a thread stuck online must not cost every store a wait). */
@@ -596,6 +604,8 @@ bool cc_index_move_locked(const struct cc_hashed *h,
 
 int cc_segments_init(struct cc_cache *c, const struct cc_params *p);
 void cc_segments_deinit(struct cc_cache *c);
+/* cc_set_memory_limit in segments; same returns. */
+int cc_segments_set_limit(struct cc_cache *c, uint32_t limit);
 
 /* Cache memory a writer still reads while it appends: the item a new
  * version copies its value from (append, touch), by location (0: none).

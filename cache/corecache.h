@@ -58,8 +58,16 @@ struct cc_thread;
 
 /* Creation parameters. Fill with cc_params_init(), then override. */
 struct cc_params {
-	/* Hard limit on item memory in bytes (segments). Default 64 MiB. */
+	/* Hard limit on item memory in bytes (segments). Default 64 MiB.
+	 * cc_set_memory_limit changes it while the cache runs. */
 	size_t memory_limit;
+	/* Address space reserved for segments, up to which
+	 * cc_set_memory_limit may raise the limit; 0 (default) or less than
+	 * memory_limit: memory_limit. Segments beyond the limit are never
+	 * touched, so the reserve costs no memory, except that hugetlbfs
+	 * pages (hugepages below) are reserved for all of it at creation.
+	 * The index is sized for memory_limit, not the reserve. */
+	size_t memory_reserve;
 	/* Largest value in bytes. Default 1 MiB. */
 	size_t item_max;
 	/* Segment size in bytes, a power of two that holds one item_max
@@ -100,11 +108,11 @@ struct cc_view {
  * atime (mg l = now - atime) deviates from memcached: an item has one
  * spare byte for all of this, so it keeps its last access (a read without
  * CC_LOOKUP_NO_BUMP, gat, touch, or a write) as a 64-second tick on a
- * 2048-second ring, and atime reads back as the end of that tick, or now
+ * 1024-second ring, and atime reads back as the end of that tick, or now
  * while the tick lasts. So:
  *   - accessed in the current 64-second tick: atime = now (l = 0);
- *   - idle for d < ~2048 s: l = d minus 0..63 s;
- *   - idle for longer: l = d modulo ~2048 s (the ring wraps).
+ *   - idle for d < ~1024 s: l = d minus 0..63 s;
+ *   - idle for longer: l = d modulo ~1024 s (the ring wraps).
  * memcached's own figure is coarse as well (it refreshes the time on the
  * second fetch and then at most once a minute). Meta invalidation does
  * not count as an access; eviction moving an item keeps it. cc_lookup and
@@ -125,6 +133,10 @@ struct cc_view {
 #define CC_META_STALE    0x02  /* invalidated (meta I): still served, flagged X */
 #define CC_META_WIN_SENT 0x04  /* a client was handed the recache token (W);
 				* others get Z */
+#define CC_META_BINARY_KEY 0x08 /* stored by meta ms with a base64 key (b):
+				 * mg k echoes the key in base64. Only the
+				 * store's cc_store_req.meta sets it; kept as
+				 * the other bits are */
 
 /* cc_lookup flags. */
 #define CC_LOOKUP_NO_BUMP 0x1  /* mg u: leave hit counter, FETCHED, atime */
@@ -237,6 +249,19 @@ int cc_create(const struct cc_params *p, struct cc_cache **out);
  * references become invalid. */
 void cc_destroy(struct cc_cache *c);
 
+/* Changes the memory limit while threads run (any thread, registered or
+ * not; e.g. the control plane's). Rounded down to whole segments.
+ * Raising it takes effect at once, up to cc_params.memory_reserve.
+ * Lowering it returns the free segments' memory to the system at once
+ * (except on hugetlbfs pages, which stay mapped but unused) and leaves
+ * the rest to eviction: writers finding the pool short evict ahead, and
+ * each cc_maintain call evicts a few batches toward the new limit, so an
+ * idle cache shrinks too. Items evicted this way count as evictions.
+ * Errors: -EINVAL below CC_MIN_SEGMENTS segments (a quarter of what
+ * cc_create accepts would leave writers starving), -ERANGE above the
+ * reserve. */
+int cc_set_memory_limit(struct cc_cache *c, size_t bytes);
+
 /* ---- Threads ---- */
 
 /* Registers the calling thread. The new thread starts online and quiescent. */
@@ -283,7 +308,9 @@ int cc_get_touch(struct cc_thread *t, const void *key, size_t key_len,
 		 int64_t exptime, struct cc_view *out);
 
 /* Stores one item. On success *cas_out (if not NULL) is the new CAS.
- * A store whose exptime is already past removes the key and succeeds. */
+ * A store whose exptime is already past removes the key and succeeds;
+ * its *cas_out is a CAS no version has (memcached stores such an item
+ * expired, and reports its CAS). */
 int cc_store(struct cc_thread *t, const struct cc_store_req *req,
 	     uint64_t *cas_out);
 

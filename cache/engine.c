@@ -418,6 +418,16 @@ unsigned cc_get_bulk(struct cc_thread *t, unsigned n,
 	return hits;
 }
 
+/* A CAS that no item version has or will have, for a store that is
+ * dropped at once because its TTL is already past: memcached stores such
+ * an item expired and reports its CAS (ms c, mg N with a past T). Taken
+ * from the counter that segments' CAS ranges are carved from, so no range
+ * includes it. A shared atomic, but only on this rare path. */
+static uint64_t orphan_cas(struct cc_cache *c)
+{
+	return atomic_fetch_add_explicit(&c->cas_next, 1, memory_order_relaxed);
+}
+
 /*
  * memcached's CAS_STALE (ms with I and an older CAS): the value is stored
  * but marked stale, and it keeps the current version's TTL and whether
@@ -530,6 +540,8 @@ int cc_store(struct cc_thread *t, const struct cc_store_req *req,
 		if (rc != -EAGAIN)
 			break;
 	}
+	if (rc == 0 && !born_live && cas_out != NULL)
+		*cas_out = req->new_cas != 0 ? req->new_cas : orphan_cas(c);
 	if (rc == 0 && req->mode == CC_CAS)
 		cc_count(&t->counters.cas_hits, 1);
 	return rc;

@@ -84,7 +84,8 @@ static unsigned pick_batch_locked(struct cc_cache *c, uint32_t now,
 	*dead = n > 0 || dead_only;
 	if (*dead)
 		return n;
-	tier = probation * 100 > (uint64_t)c->nsegs * CC_PROBATION_SHARE
+	tier = probation * 100 > (uint64_t)atomic_load_explicit(&c->seg_limit,
+				memory_order_relaxed) * CC_PROBATION_SHARE
 		       ? CC_TIER_PROBATION : CC_TIER_MAIN;
 	k = oldest_class_locked(c, tier);
 	if (k < 0) {

@@ -191,6 +191,14 @@ void cc_maintain(struct cc_thread *t)
 	cc_seg_maintain(t);
 }
 
+int cc_set_memory_limit(struct cc_cache *c, size_t bytes)
+{
+	size_t segs = bytes >> c->seg_shift;
+
+	return cc_segments_set_limit(c, segs > UINT32_MAX ? UINT32_MAX
+							 : (uint32_t)segs);
+}
+
 void cc_stats_read(struct cc_cache *c, struct cc_stats *out)
 {
 	struct cc_counters sum;
@@ -208,9 +216,12 @@ void cc_stats_read(struct cc_cache *c, struct cc_stats *out)
 	out->name = atomic_load_explicit(&sum.name, memory_order_relaxed);
 	CC_STATS(CC_STATS_COPY)
 #undef CC_STATS_COPY
-	out->limit_bytes = (uint64_t)c->nsegs * c->seg_size;
+	out->limit_bytes = (uint64_t)atomic_load_explicit(&c->seg_limit,
+				memory_order_relaxed) * c->seg_size;
 	out->segment_size = c->seg_size;
-	out->segments_total = c->nsegs;
+	pthread_mutex_lock(&c->pool_lock);
+	out->segments_total = c->nsegs - c->parked;
+	pthread_mutex_unlock(&c->pool_lock);
 	out->segments_free = atomic_load_explicit(&c->free_count,
 						  memory_order_relaxed);
 	out->index_bytes = (uint64_t)sizeof(struct cc_bucket) << c->index_power;

@@ -135,11 +135,26 @@ static int region_map(struct cc_cache *c, bool try_hugetlb)
 	return 0;
 }
 
+/* pool_lock held: the eviction batch for the current limit. One segment
+ * per eviction for every 16, at most CC_EVICT_BATCH: what threads hold
+ * while they drain stays a small share of a small cache, however many
+ * evict at once. */
+static void size_evict_batch_locked(struct cc_cache *c)
+{
+	uint32_t limit = atomic_load_explicit(&c->seg_limit, memory_order_relaxed);
+
+	c->evict_batch = limit / 16;
+	if (c->evict_batch < 1)
+		c->evict_batch = 1;
+	if (c->evict_batch > CC_EVICT_BATCH)
+		c->evict_batch = CC_EVICT_BATCH;
+}
+
 int cc_segments_init(struct cc_cache *c, const struct cc_params *p)
 {
 	size_t largest = (size_t)CC_ITEM_HEADER_MAX + CC_KEY_MAX + p->item_max;
 	size_t seg_size = p->segment_size;
-	size_t nsegs;
+	size_t nsegs, limit;
 	int rc;
 
 	if (p->item_max == 0 || p->item_max > (1u << 30))
@@ -152,21 +167,17 @@ int cc_segments_init(struct cc_cache *c, const struct cc_params *p)
 	if ((seg_size & (seg_size - 1)) != 0 || seg_size < largest ||
 	    seg_size > (1u << 31))
 		return -EINVAL;
-	nsegs = p->memory_limit / seg_size;
+	limit = p->memory_limit / seg_size;
+	nsegs = p->memory_reserve > p->memory_limit ? p->memory_reserve / seg_size
+						    : limit;
 	c->seg_size = (uint32_t)seg_size;
 	c->seg_shift = (unsigned)__builtin_ctzl(seg_size);
-	if (nsegs < CC_MIN_SEGMENTS ||
+	if (limit < CC_MIN_SEGMENTS ||
 	    nsegs >= (1ull << (CC_LOC_BITS - c->seg_shift)))
 		return -EINVAL;
 	c->nsegs = (uint32_t)nsegs;
-	/* One segment per eviction for every 16, at most CC_EVICT_BATCH:
-	 * what threads hold while they drain stays a small share of a small
-	 * cache, however many evict at once. */
-	c->evict_batch = c->nsegs / 16;
-	if (c->evict_batch < 1)
-		c->evict_batch = 1;
-	if (c->evict_batch > CC_EVICT_BATCH)
-		c->evict_batch = CC_EVICT_BATCH;
+	atomic_init(&c->seg_limit, (uint32_t)limit);
+	size_evict_batch_locked(c);
 	c->item_max = (uint32_t)p->item_max;
 	c->region_bytes = nsegs * seg_size;
 
@@ -184,13 +195,18 @@ int cc_segments_init(struct cc_cache *c, const struct cc_params *p)
 		munmap(c->region, c->region_bytes);
 		return -rc;
 	}
+	/* The first limit segments are free, the rest of the reserve parked
+	 * (never touched, so it costs nothing). */
 	for (uint32_t i = 0; i < c->nsegs; i++) {
 		c->segs[i].state = CC_SEG_FREE;
 		c->segs[i].prev = -1;
-		c->segs[i].next = i + 1 < c->nsegs ? (int32_t)i + 1 : -1;
+		c->segs[i].next = i + 1 < c->nsegs && i + 1 != limit ?
+				  (int32_t)i + 1 : -1;
 	}
 	c->free_head = 0;
-	atomic_init(&c->free_count, c->nsegs);
+	atomic_init(&c->free_count, (uint32_t)limit);
+	c->parked_head = limit < nsegs ? (int32_t)limit : -1;
+	c->parked = c->nsegs - (uint32_t)limit;
 	for (unsigned k = 0; k < CC_TTL_CLASSES; k++)
 		for (unsigned tier = 0; tier < CC_SEG_TIERS; tier++)
 			queue_init(&c->sealed[k][tier]);
@@ -206,8 +222,33 @@ void cc_segments_deinit(struct cc_cache *c)
 	munmap(c->region, c->region_bytes);
 }
 
+/* pool_lock held: a segment nobody uses any more goes back to the free
+ * list, or is parked while the pool holds more than the limit. Parking
+ * gives the memory back with madvise, a system call under the lock: it
+ * happens only while a lowered limit is being reached, once per segment
+ * (on hugetlbfs pages it would not free anything, so it is skipped). */
+static void free_locked(struct cc_cache *c, int32_t id)
+{
+	struct cc_seg *s = &c->segs[id];
+	uint32_t limit = atomic_load_explicit(&c->seg_limit, memory_order_relaxed);
+
+	s->state = CC_SEG_FREE;
+	if (c->nsegs - c->parked > limit) {
+		if (!c->region_hugetlb)
+			(void)madvise(c->region + ((size_t)id << c->seg_shift),
+				      c->seg_size, MADV_DONTNEED);
+		s->next = c->parked_head;
+		c->parked_head = id;
+		c->parked++;
+		return;
+	}
+	s->next = c->free_head;
+	c->free_head = id;
+	atomic_fetch_add_explicit(&c->free_count, 1, memory_order_relaxed);
+}
+
 /* pool_lock held: retired segments past their grace period and unpinned
- * go back to the free list. Returns the oldest quiescent epoch they were
+ * go back to the free list (free_locked). Returns the oldest quiescent epoch they were
  * judged by (UINT64_MAX when nothing was retired). */
 uint64_t cc_reclaim_locked(struct cc_cache *c)
 {
@@ -228,11 +269,7 @@ uint64_t cc_reclaim_locked(struct cc_cache *c)
 		    atomic_load_explicit(&s->refs, memory_order_acquire) == 0) {
 			CC_ASSERT(s->state == CC_SEG_RETIRED);
 			cc_queue_remove(c, &c->retired, id);
-			s->state = CC_SEG_FREE;
-			s->next = c->free_head;
-			c->free_head = id;
-			atomic_fetch_add_explicit(&c->free_count, 1,
-						  memory_order_relaxed);
+			free_locked(c, id);
 			atomic_fetch_sub_explicit(&c->pending, 1,
 						  memory_order_relaxed);
 		}
@@ -252,6 +289,50 @@ int32_t cc_free_pop_locked(struct cc_cache *c)
 	c->segs[id].next = -1;
 	atomic_fetch_sub_explicit(&c->free_count, 1, memory_order_relaxed);
 	return id;
+}
+
+int cc_segments_set_limit(struct cc_cache *c, uint32_t limit)
+{
+	if (limit < CC_MIN_SEGMENTS)
+		return -EINVAL;
+	if (limit > c->nsegs)
+		return -ERANGE;
+	pthread_mutex_lock(&c->pool_lock);
+	atomic_store_explicit(&c->seg_limit, limit, memory_order_relaxed);
+	size_evict_batch_locked(c);
+	while (c->nsegs - c->parked > limit) {
+		int32_t id = cc_free_pop_locked(c);
+
+		if (id < 0)
+			break;
+		free_locked(c, id);
+	}
+	while (c->nsegs - c->parked < limit) {
+		int32_t id = c->parked_head;
+
+		c->parked_head = c->segs[id].next;
+		c->parked--;
+		c->segs[id].next = c->free_head;
+		c->free_head = id;
+		atomic_fetch_add_explicit(&c->free_count, 1,
+					  memory_order_relaxed);
+	}
+	pthread_mutex_unlock(&c->pool_lock);
+	return 0;
+}
+
+/* Segments still to be evicted to reach a lowered limit, beyond those on
+ * their way back (which park when they arrive). */
+static uint32_t over_limit(struct cc_cache *c)
+{
+	uint32_t usable, coming, limit;
+
+	pthread_mutex_lock(&c->pool_lock);
+	usable = c->nsegs - c->parked;
+	coming = atomic_load_explicit(&c->pending, memory_order_relaxed);
+	limit = atomic_load_explicit(&c->seg_limit, memory_order_relaxed);
+	pthread_mutex_unlock(&c->pool_lock);
+	return usable > limit + coming ? usable - limit - coming : 0;
 }
 
 /* Prepares a popped segment for appending. */
@@ -300,9 +381,10 @@ static void seal(struct cc_cache *c, int32_t id)
 static bool pool_low(const struct cc_cache *c)
 {
 	uint32_t reserve = 1 + atomic_load_explicit(&c->nthreads, memory_order_relaxed);
+	uint32_t limit = atomic_load_explicit(&c->seg_limit, memory_order_relaxed);
 
-	if (reserve > c->nsegs / 8)
-		reserve = c->nsegs / 8 > 2 ? c->nsegs / 8 : 2;
+	if (reserve > limit / 8)
+		reserve = limit / 8 > 2 ? limit / 8 : 2;
 	return atomic_load_explicit(&c->free_count, memory_order_relaxed) +
 	       atomic_load_explicit(&c->pending, memory_order_relaxed) < reserve;
 }
@@ -527,8 +609,9 @@ static int seg_open(struct cc_thread *t, unsigned ttl_class_id,
 unsigned cc_seg_share(const struct cc_cache *c)
 {
 	unsigned threads = atomic_load_explicit(&c->nthreads, memory_order_relaxed);
+	uint32_t limit = atomic_load_explicit(&c->seg_limit, memory_order_relaxed);
 
-	return c->nsegs / 4 / (threads > 0 ? threads : 1);
+	return limit / 4 / (threads > 0 ? threads : 1);
 }
 
 unsigned cc_seg_class_slot(const struct cc_thread *t, const int32_t *slots,
@@ -599,10 +682,13 @@ void cc_seg_maintain(struct cc_thread *t)
 {
 	struct cc_cache *c = t->cache;
 
-	/* Bounded: a few batches of dead segments, then one batch of
-	 * eviction ahead if the pool is low. */
+	/* Bounded: a few batches of dead segments, a few toward a lowered
+	 * limit, then one batch of eviction ahead if the pool is low. */
 	for (unsigned i = 0; i < 4; i++)
 		if (!cc_evict_batch(t, true))
+			break;
+	for (unsigned i = 0; i < 4 && over_limit(c) > 0; i++)
+		if (!cc_evict_batch(t, false))
 			break;
 	if (pool_low(c))
 		cc_evict_batch(t, false);

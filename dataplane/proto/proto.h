@@ -209,6 +209,11 @@ struct proto_conn {
 	enum proto_transport transport;
 	uint64_t swallow;   /* bytes of a refused value still to discard */
 	uint32_t errors;    /* malformed requests in a row */
+	/* The last retrieval command (get, gets, gat, gats) as it ran: how
+	 * many keys it looked up and whether its first and its last key
+	 * hit. UDP framing splits the reply by them (proto_udp.c). */
+	uint32_t get_nkeys;
+	bool get_first_hit, get_last_hit;
 };
 
 void proto_conn_init(struct proto_conn *c, enum proto_transport t);

@@ -134,10 +134,11 @@ static char *mg_flags(struct proto_req *r, const struct meta_req *m,
 			p = meta_put_token(p, t);
 			break;
 		case 'k':
-			/* memcached echoes a hit's key in base64 when the item
-			 * was stored with b; the engine keeps no such bit, so
-			 * this request's b decides. */
-			p = meta_put_key(p, m->key, m->key_len, m->binary);
+			/* As memcached: in base64 when the item was stored
+			 * with b, whatever this request says (an item mg N
+			 * created is not marked). */
+			p = meta_put_key(p, m->key, m->key_len,
+					 v->meta & CC_META_BINARY_KEY);
 			break;
 		default:
 			break;

@@ -131,6 +131,11 @@ enum proto_cmd_result meta_set(struct proto_req *r,
 	sr.exptime = m.ttl;
 	/* memcached takes C0 as no CAS: a cas with it fails, I or not. */
 	sr.invalidate = m.invalidate && sr.mode == CC_CAS && m.cas != 0;
+	/* A base64 key marks the item, so that mg k echoes it in base64.
+	 * memcached marks the request's item, which append and prepend
+	 * only copy from: the joined item is unmarked. */
+	if (m.binary && sr.mode != CC_APPEND && sr.mode != CC_PREPEND)
+		sr.meta |= CC_META_BINARY_KEY;
 
 	/* memcached's one size rule, as for the text protocol's stores; a
 	 * refusal here drops the key's old value too, whatever the mode,

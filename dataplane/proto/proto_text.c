@@ -200,6 +200,10 @@ static void get_keys(struct proto_req *r, struct proto_token *keys,
 	for (unsigned i = 0; i < n; i++)
 		if (results[i] == 0)
 			value_reply(r, &keys[i], &views[i], with_cas);
+	if (r->c->get_nkeys == 0)
+		r->c->get_first_hit = results[0] == 0;
+	r->c->get_last_hit = results[n - 1] == 0;
+	r->c->get_nkeys += n;
 }
 
 /* True if a space-separated word of s[0, len) is longer than a key may
@@ -227,6 +231,7 @@ static enum proto_cmd_result cmd_get(struct proto_req *r,
 	int32_t exptime = 0;
 	unsigned first = 1;
 
+	r->c->get_nkeys = 0;
 	if (ntok < 2)
 		return proto_error(r, "ERROR");
 	if (touch) {

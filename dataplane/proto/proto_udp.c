@@ -27,7 +27,8 @@
  *   - a command line ends at its first NUL byte (the rest, up to '\n', is
  *     ignored), as the parser sees it.
  *   - in a multiget, "END\r\n" rides with the last key's value when the
- *     last key hit, and is a message of its own when it missed.
+ *     last key hit, and is a message of its own when it missed (gat with
+ *     a past time on a key named twice: the second one misses).
  *   - a multiget key that misses, and quit, leave an empty response
  *     object. Only one at the head of the transmit queue is sent (a bare
  *     header, total 0): when nothing but quiet replies came before it
@@ -85,16 +86,6 @@ struct udp_frame {
 
 /* What a request line asks, as far as the framing cares. */
 enum udp_kind { UDP_OTHER, UDP_GET, UDP_NOOP, UDP_QUIT };
-
-/* A request line's command and, for a retrieval command, its keys as the
- * request named them: how many, and the first and last, to tell which of
- * them hit from the reply alone. */
-struct udp_cmd {
-	enum udp_kind kind;
-	unsigned nkeys;
-	char first[CC_KEY_MAX], last[CC_KEY_MAX];
-	size_t first_len, last_len;
-};
 
 static void put_be16(char *p, uint16_t v)
 {
@@ -200,69 +191,37 @@ static bool udp_reply_is(struct udp_frame *f, size_t avail, const char *s)
 	       udp_peek(f->reply, 0, n, buf) && !memcmp(buf, s, n);
 }
 
-/* Reads a request line (without its '\n') the way the parser will, before
- * it writes into it: one '\r' before the '\n' dropped, cut at the first
- * NUL, words separated by spaces. */
-static void udp_scan(const char *line, size_t len, struct udp_cmd *c)
+/* Reads a request line's command (without its '\n') the way the parser
+ * will, before it writes into it: one '\r' before the '\n' dropped, cut
+ * at the first NUL, words separated by spaces. */
+static enum udp_kind udp_scan(const char *line, size_t len)
 {
-	const char *s = line, *end;
-	unsigned tok = 0, first_key = 1;
+	const char *s = line, *end, *e;
+	size_t n;
 
-	c->kind = UDP_OTHER;
-	c->nkeys = 0;
 	if (len > 1 && line[len - 1] == '\r')
 		len--;
 	end = line + strnlen(line, len);
-	while (s < end) {
-		const char *e;
-		size_t n;
-
-		while (s < end && *s == ' ')
-			s++;
-		if (s == end)
-			break;
-		e = memchr(s, ' ', (size_t)(end - s));
-		if (!e)
-			e = end;
-		n = (size_t)(e - s);
-		if (tok == 0) {
-			if ((n == 3 && !memcmp(s, "get", 3)) ||
-			    (n == 4 && !memcmp(s, "gets", 4)) ||
-			    (n == 4 && !memcmp(s, "bget", 4))) {
-				first_key = 1;
-			} else if ((n == 3 && !memcmp(s, "gat", 3)) ||
-				   (n == 4 && !memcmp(s, "gats", 4))) {
-				first_key = 2;
-			} else {
-				if (n == 2 && !memcmp(s, "mn", 2))
-					c->kind = UDP_NOOP;
-				else if (n == 4 && !memcmp(s, "quit", 4))
-					c->kind = UDP_QUIT;
-				return;
-			}
-			c->kind = UDP_GET;
-		} else if (tok >= first_key && n <= CC_KEY_MAX) {
-			if (c->nkeys == 0) {
-				memcpy(c->first, s, n);
-				c->first_len = n;
-			}
-			memcpy(c->last, s, n);
-			c->last_len = n;
-			c->nkeys++;
-		} else if (tok >= first_key) {
-			c->nkeys++;
-			c->last_len = 0;
-		}
-		tok++;
-		s = e;
-	}
+	while (s < end && *s == ' ')
+		s++;
+	e = memchr(s, ' ', (size_t)(end - s));
+	n = (size_t)((e ? e : end) - s);
+	if ((n == 3 && (!memcmp(s, "get", 3) || !memcmp(s, "gat", 3))) ||
+	    (n == 4 && (!memcmp(s, "gets", 4) || !memcmp(s, "gats", 4) ||
+			!memcmp(s, "bget", 4))))
+		return UDP_GET;
+	if (n == 2 && !memcmp(s, "mn", 2))
+		return UDP_NOOP;
+	if (n == 4 && !memcmp(s, "quit", 4))
+		return UDP_QUIT;
+	return UDP_OTHER;
 }
 
 /* Parses the "VALUE <key> <flags> <bytes> [<cas>]\r\n" header at the
- * front of the unframed queue: the whole block's length (line, value,
- * "\r\n") and where its key is in line. False when it is not one. */
+ * front of the unframed queue (read into line): the whole block's length
+ * (line, value, "\r\n"). False when it is not one. */
 static bool udp_value_block(struct udp_frame *f, size_t avail, char *line,
-			    size_t *block, const char **key, size_t *key_len)
+			    size_t *block)
 {
 	size_t n = avail < UDP_VALUE_LINE_MAX ? avail : UDP_VALUE_LINE_MAX;
 	char *eol, *p, *k;
@@ -275,11 +234,9 @@ static bool udp_value_block(struct udp_frame *f, size_t avail, char *line,
 	if (!eol)
 		return false;
 	k = line + 6;
-	p = memchr(k, ' ', (size_t)(eol - k));
+	p = memchr(k, ' ', (size_t)(eol - k));  /* past the key */
 	if (!p)
 		return false;
-	*key = k;
-	*key_len = (size_t)(p - k);
 	p = memchr(p + 1, ' ', (size_t)(eol - p - 1));  /* past the flags */
 	if (!p)
 		return false;
@@ -290,16 +247,17 @@ static bool udp_value_block(struct udp_frame *f, size_t avail, char *line,
 }
 
 /* Frames a retrieval command's reply the way memcached splits it into
- * response objects (see the top of the file). True when the command
- * reached its END, a flush point. */
-static bool udp_frame_get(struct udp_frame *f, const struct udp_cmd *g)
+ * response objects (see the top of the file), knowing from the command
+ * (g) how many keys it ran and whether the first and the last hit. True
+ * when the command reached its END, a flush point. */
+static bool udp_frame_get(struct udp_frame *f, const struct proto_conn *g)
 {
 	char line[UDP_VALUE_LINE_MAX], tail[5];
 	size_t avail = proto_out_pending(f->reply);
-	bool first = true, values = false;
+	bool values = false;
 
 	if (udp_reply_is(f, avail, "END\r\n")) {
-		if (g->nkeys >= 2 && f->quiet)
+		if (g->get_nkeys >= 2 && f->quiet)
 			udp_emit(f, 0);
 		udp_emit(f, 5);
 		return true;
@@ -307,25 +265,19 @@ static bool udp_frame_get(struct udp_frame *f, const struct udp_cmd *g)
 	if (udp_reply_is(f, avail, UDP_BAD_FORMAT))
 		udp_unqueue(f, f->flushed, f->flushed_n);
 	while (avail) {
-		const char *key;
-		size_t block, key_len;
-		bool last_hit;
+		size_t block;
 
-		if (!udp_value_block(f, avail, line, &block, &key, &key_len)) {
+		if (!udp_value_block(f, avail, line, &block)) {
 			/* "END\r\n" after a last key that missed, or an error
 			 * line: a response of its own. */
 			udp_emit(f, avail);
 			break;
 		}
-		values = true;
-		if (first && g->nkeys >= 2 && f->quiet &&
-		    (key_len != g->first_len ||
-		     memcmp(key, g->first, key_len)))
+		if (!values && g->get_nkeys >= 2 && f->quiet &&
+		    !g->get_first_hit)
 			udp_emit(f, 0);
-		first = false;
-		last_hit = key_len == g->last_len &&
-			   !memcmp(key, g->last, key_len);
-		if (last_hit && avail - block == 5 &&
+		values = true;
+		if (g->get_last_hit && avail - block == 5 &&
 		    udp_peek(f->reply, block, 5, tail) &&
 		    !memcmp(tail, "END\r\n", 5))
 			block += 5;
@@ -335,14 +287,16 @@ static bool udp_frame_get(struct udp_frame *f, const struct udp_cmd *g)
 	return values;
 }
 
-/* Frames whatever one command queued and follows memcached's transmit
- * queue: flushed, or holding a response that is not quiet. */
-static void udp_frame_reply(struct udp_frame *f, const struct udp_cmd *c)
+/* Frames whatever one command (of kind k, on conn) queued and follows
+ * memcached's transmit queue: flushed, or holding a response that is not
+ * quiet. */
+static void udp_frame_reply(struct udp_frame *f, enum udp_kind k,
+			    const struct proto_conn *conn)
 {
 	size_t n = proto_out_pending(f->reply);
 
-	if (c->kind == UDP_GET) {
-		if (udp_frame_get(f, c))
+	if (k == UDP_GET) {
+		if (udp_frame_get(f, conn))
 			udp_flushed(f);
 		else
 			f->quiet = false;
@@ -351,7 +305,7 @@ static void udp_frame_reply(struct udp_frame *f, const struct udp_cmd *c)
 	if (n == 0)
 		return;  /* noreply or quiet mode: a skipped response */
 	udp_emit(f, n);
-	if (c->kind == UDP_NOOP)
+	if (k == UDP_NOOP)
 		udp_flushed(f);
 	else
 		f->quiet = false;
@@ -382,7 +336,7 @@ int proto_udp_serve(struct proto_worker *w, char *dgram, size_t len,
 	end = dgram + len;
 	while (p < end && !f.err) {
 		size_t avail = (size_t)(end - p), take, consumed = 0, need = 0;
-		struct udp_cmd cmd = { .kind = UDP_OTHER };
+		enum udp_kind kind = UDP_OTHER;
 		enum proto_status st;
 		char *nl;
 
@@ -398,7 +352,7 @@ int proto_udp_serve(struct proto_worker *w, char *dgram, size_t len,
 		nl = memchr(p, '\n', avail);
 		take = nl ? (size_t)(nl + 1 - p) : avail;
 		if (nl)
-			udp_scan(p, take - 1, &cmd);
+			kind = udp_scan(p, take - 1);
 		/* No connection to close: memcached answers every bad line
 		 * of a datagram. */
 		conn.errors = 0;
@@ -422,12 +376,12 @@ int proto_udp_serve(struct proto_worker *w, char *dgram, size_t len,
 			break;
 		}
 		if (st == PROTO_CLOSE) {
-			if (cmd.kind == UDP_QUIT && f.quiet)
+			if (kind == UDP_QUIT && f.quiet)
 				udp_emit(&f, 0);
-			cut = cmd.kind != UDP_QUIT;
+			cut = kind != UDP_QUIT;
 			break;
 		}
-		udp_frame_reply(&f, &cmd);
+		udp_frame_reply(&f, kind, &conn);
 		/* memcached 1.6.18 answers an accepted shutdown over UDP
 		 * with nothing; the server sees shutdown_requested and
 		 * stops. */

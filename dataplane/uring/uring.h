@@ -31,7 +31,7 @@ struct dp_params {
 	uint16_t tcp_port;         /* 0: no TCP listener */
 	uint16_t udp_port;         /* 0: no UDP socket */
 	unsigned threads;          /* worker threads, at least 1 */
-	bool pin;                  /* pin worker i to the i-th allowed CPU */
+	bool pin;                  /* numa/-planned pinning, if CPUs suffice */
 };
 
 /* Binds every worker's sockets, so a bad address or a port in use shows

@@ -42,17 +42,28 @@ static void small_params(struct fx *f)
 	f->p.clock_arg = f;
 }
 
-int fx_setup(void **state)
+static int setup_with_reserve(void **state, size_t reserve)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
 	f->now = T0;
 	small_params(f);
+	f->p.memory_reserve = reserve;
 	assert_int_equal(cc_create(&f->p, &f->c), 0);
 	assert_int_equal(cc_thread_register(f->c, &f->t), 0);
 	*state = f;
 	return 0;
+}
+
+int fx_setup(void **state)
+{
+	return setup_with_reserve(state, 0);
+}
+
+int fx_setup_reserved(void **state)
+{
+	return setup_with_reserve(state, SMALL_RESERVE);
 }
 
 int fx_teardown(void **state)

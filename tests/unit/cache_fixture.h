@@ -31,6 +31,7 @@
 #define SMALL_LIMIT   ((size_t)4 << 20)
 #define SMALL_ITEMMAX ((size_t)64 << 10)
 #define SMALL_SEGMENT ((size_t)128 << 10)
+#define SMALL_RESERVE (4 * SMALL_LIMIT)
 
 /* One test's cache: its parameters (clock = the now field), the cache and
  * the one registered thread. */
@@ -44,6 +45,9 @@ struct fx {
 /* cmocka setup and teardown: a fresh small cache at time T0, with one
  * thread registered, in *state; teardown unregisters and destroys it. */
 int fx_setup(void **state);
+/* The same cache with SMALL_RESERVE reserved, so that its limit can be
+ * raised up to four times (cc_set_memory_limit). */
+int fx_setup_reserved(void **state);
 int fx_teardown(void **state);
 
 /* A store request with everything but mode, key and value zeroed. */

@@ -310,16 +310,30 @@ static void test_ttl_negative(void **state)
 {
 	struct fx *f = *state;
 	struct cc_store_req r;
+	uint64_t old_cas, cas = 0, cas2 = 0;
 
 	store_ttl(f, "neg", -1);
 	expect_absent(f, "neg");
 	set_ok(f, "existing", "value");
 	assert_int_equal(stats_of(f).curr_items, 1);
+	old_cas = meta_of(f, "existing").cas;
 	r = req_str(CC_SET, "existing", "replacement");
 	r.exptime = -1;
-	assert_int_equal(store_q(f, &r, NULL), 0);
+	assert_int_equal(store_q(f, &r, &cas), 0);
 	expect_absent(f, "existing");
 	assert_int_equal(stats_of(f).curr_items, 0);
+	/* Such a store still reports a CAS, as memcached's (which stores
+	 * the item expired) does: one no version has. */
+	assert_true(cas != 0 && cas != old_cas);
+	r = req_str(CC_ADD, "existing", "again");
+	r.exptime = -1;
+	assert_int_equal(store_q(f, &r, &cas2), 0);
+	assert_true(cas2 != 0 && cas2 != cas);
+	set_ok(f, "next", "v");
+	assert_true(meta_of(f, "next").cas != cas2);
+	r.new_cas = 777;
+	assert_int_equal(store_q(f, &r, &cas2), 0);
+	assert_int_equal(cas2, 777);
 	/* Touching into the past also removes. */
 	set_ok(f, "tp", "v");
 	assert_int_equal(cc_touch(f->t, "tp", 2, -1), 0);

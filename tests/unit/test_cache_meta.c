@@ -550,7 +550,7 @@ static void test_atime(void **state)
 	f->now = T0 + 1000;
 	expect_atime_near(peek(f, "a"), T0 + 300);
 	/* Within the ring, the age reads back to the tick. */
-	f->now = T0 + 300 + 2000;
+	f->now = T0 + 300 + 900;
 	expect_atime_near(peek(f, "a"), T0 + 300);
 	/* Invalidation is no access; touch is (memcached bumps it). */
 	assert_int_equal(cc_invalidate(f->t, "a", 1, 0, false, 0, 0), 0);
@@ -564,7 +564,7 @@ static void test_atime(void **state)
 	f->now += 500;
 	assert_int_equal(cc_get_touch(f->t, "a", 1, 0, &v), 0);
 	cc_thread_quiescent(f->t);
-	expect_atime_near(v, T0 + 2300);
+	expect_atime_near(v, T0 + 1200);
 	assert_int_equal(peek(f, "a").atime, f->now);
 	/* A hot item read again within its tick keeps the same tick. */
 	f->now = T0 + 64 * 100;
@@ -577,17 +577,17 @@ static void test_atime(void **state)
 }
 
 /* The documented limit of the tick: an item idle for longer than the
- * 2048-second ring reads as idle for that time modulo 2048 s. */
+ * 1024-second ring reads as idle for that time modulo 1024 s. */
 static void test_atime_ring(void **state)
 {
 	struct fx *f = *state;
 
 	f->now = T0;
 	set_cas(f, "r", "v", 0);
-	f->now = T0 + 2048 + 100;
-	expect_atime_near(peek(f, "r"), T0 + 2048);
+	f->now = T0 + 1024 + 100;
+	expect_atime_near(peek(f, "r"), T0 + 1024);
 	/* Past the ring in the same tick, the read-back is now. */
-	f->now = T0 + 2048 + 10;
+	f->now = T0 + 1024 + 10;
 	assert_int_equal(peek(f, "r").atime, f->now);
 }
 

@@ -218,7 +218,8 @@ static void test_partial_and_pipelining(void **state)
 	pfx_say(f, 0, "cde\r", "");
 	pfx_say(f, 0, "\nmn\r\nms aw== 1 b k\r\n", "HD\r\nMN\r\n");
 	pfx_say(f, 0, "z\r", "");
-	pfx_say(f, 0, "\nmg k v k\r\n", "HD kaw== b\r\nVA 1 kk\r\nz\r\n");
+	/* The item remembers its key came in base64 (memcached 1.6.18). */
+	pfx_say(f, 0, "\nmg k v k\r\n", "HD kaw== b\r\nVA 1 kaw== b\r\nz\r\n");
 }
 
 /* ---- base64 keys ---- */

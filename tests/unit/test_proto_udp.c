@@ -265,6 +265,12 @@ static void test_multiget_per_key(void **state)
 	expect_dgram(f, 1, 2, 0, 1, "END\r\n");
 	/* Empty response objects between hits are swallowed. */
 	assert_int_equal(serve(f, 2, "gets small miss miss small\r\n"), 2);
+	/* A key named twice whose second lookup misses (gat with a time
+	 * already past expires it): what decides is the lookup, not the
+	 * name (memcached 1.6.18). */
+	assert_int_equal(serve(f, 2, "gat 1000000000 small small\r\n"), 2);
+	expect_dgram(f, 0, 2, 0, 1, "VALUE small 0 3\r\nabc\r\n");
+	expect_dgram(f, 1, 2, 0, 1, "END\r\n");
 }
 
 static void test_first_key_miss_bare_header(void **state)
