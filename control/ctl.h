@@ -50,6 +50,7 @@ struct ctl_config {
 	uint16_t udp_port;         /* -U; 0: no UDP */
 	char listen_addr[CTL_ADDR_MAX];   /* -l */
 	uint32_t memory_mb;        /* -m, MiB */
+	uint32_t memory_max_mb;    /* --memory-max, MiB; 0: memory_mb */
 	uint32_t threads;          /* -t */
 	uint32_t max_connections;  /* -c */
 	uint64_t item_max;         /* -I, bytes */
@@ -272,6 +273,7 @@ struct ctl_daemon {
 	pthread_mutex_t lock;       /* layers, cfg */
 	struct ctl_layers layers;
 	struct ctl_config cfg;      /* the running configuration */
+	uint32_t start_memory_mb;   /* the reserve when memory-max is 0 */
 	/* shutdown graceful: new connections are refused and the workers
 	 * stop when the last client leaves or at drain_deadline_ms.
 	 * Written and read by the control thread only. */
@@ -291,8 +293,9 @@ void ctl_daemon_deinit(struct ctl_daemon *d);
  * start, or live). */
 void ctl_daemon_apply(struct ctl_daemon *d, const struct ctl_config *cfg);
 
-/* config set: -EINVAL (bad name or value), -EPERM (cannot change live:
- * needs a restart; nothing applied). out gets the reply text. */
+/* config set: -EINVAL (bad name or value, or a memory limit the engine
+ * refuses), -EPERM (cannot change live: needs a restart; nothing
+ * applied). out gets the reply text. */
 int ctl_daemon_set(struct ctl_daemon *d, const char *name, const char *value,
 		   struct ctl_buf *out);
 

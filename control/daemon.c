@@ -2,10 +2,11 @@
  * The running configuration and its changes: config set and reload.
  *
  * What workers read while they run lives in proto_settings as atomics
- * (verbosity, the connection limit, the zero-copy threshold); everything
- * else was used once at start-up (ports, threads, memory) and cannot
- * change without a restart, which is what both paths say instead of
- * pretending. The layers keep each source apart, so a reload rebuilds
+ * (verbosity, the connection limit, the zero-copy threshold); the memory
+ * limit is the engine's to change (cc_set_memory_limit, within what was
+ * reserved at start); everything else was used once at start-up (ports,
+ * threads, item size) and cannot change without a restart, which is what
+ * both paths say instead of pretending. The layers keep each source apart, so a reload rebuilds
  * the configuration a fresh start would get (file < flags < config set)
  * and only then compares it with what runs.
  *
@@ -13,6 +14,8 @@
  * them. The workers only ever see the atomics.
  */
 #include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "ctl.h"
@@ -28,6 +31,7 @@ int ctl_daemon_init(struct ctl_daemon *d, const struct ctl_layers *l,
 		return err;
 	d->layers = *l;
 	d->cfg = *cfg;
+	d->start_memory_mb = cfg->memory_mb;
 	return 0;
 }
 
@@ -51,6 +55,28 @@ void ctl_daemon_apply(struct ctl_daemon *d, const struct ctl_config *cfg)
 			      memory_order_relaxed);
 	atomic_store_explicit(&set->zero_copy_min, zmin,
 			      memory_order_relaxed);
+}
+
+/* The engine's live limit. Lowering it evicts down to the new limit in
+ * the background (the writers and cc_maintain do), so this returns at
+ * once. */
+static int apply_memory(struct ctl_daemon *d, uint32_t mb, char *err,
+			size_t errlen)
+{
+	int ret = cc_set_memory_limit(d->cache, (size_t)mb << 20);
+
+	if (ret == -ERANGE)
+		snprintf(err, errlen, "memory-limit: %u MiB is above what was "
+			 "reserved at start (memory-max, default the "
+			 "starting memory-limit: %u MiB)", mb,
+			 d->cfg.memory_max_mb ? d->cfg.memory_max_mb :
+			 d->start_memory_mb);
+	else if (ret == -EINVAL)
+		snprintf(err, errlen, "memory-limit: %u MiB leaves the cache "
+			 "too few segments", mb);
+	else if (ret)
+		snprintf(err, errlen, "memory-limit: %s", strerror(-ret));
+	return ret;
 }
 
 /* The memcached verbosity command changes the level behind our back:
@@ -90,6 +116,12 @@ int ctl_daemon_set(struct ctl_daemon *d, const char *name, const char *value,
 		ret = -EINVAL;
 		goto out_unlock;
 	}
+	if (tmp.memory_mb != d->cfg.memory_mb &&
+	    apply_memory(d, tmp.memory_mb, err, sizeof(err))) {
+		ctl_buf_printf(out, "%s (not applied)\n", err);
+		ret = -EINVAL;
+		goto out_unlock;
+	}
 	i = (size_t)(o - ctl_options);
 	ctl_option_copy(&d->layers.runtime, &tmp, o);
 	d->layers.runtime_set[i] = true;
@@ -110,7 +142,7 @@ int ctl_daemon_reload(struct ctl_daemon *d, struct ctl_buf *out)
 	char err[512], was[CTL_FILE_MAX], now[CTL_FILE_MAX];
 	struct ctl_layers l;
 	struct ctl_config next, applied;
-	unsigned napplied = 0, nrestart = 0;
+	unsigned napplied = 0, nnot = 0;
 	int ret;
 
 	pthread_mutex_lock(&d->lock);
@@ -137,25 +169,38 @@ int ctl_daemon_reload(struct ctl_daemon *d, struct ctl_buf *out)
 			continue;
 		ctl_option_format(&d->cfg, o, was, sizeof(was));
 		ctl_option_format(&next, o, now, sizeof(now));
-		if (o->flags & CTL_OPT_LIVE) {
-			ctl_option_copy(&applied, &next, o);
-			ctl_buf_printf(out, "applied: %s = %s (was %s)\n",
-				       o->name, now, was);
-			napplied++;
-		} else {
+		if (!(o->flags & CTL_OPT_LIVE)) {
 			ctl_buf_printf(out, "needs a restart (not applied): "
 				       "%s = %s (running: %s)\n", o->name,
 				       now, was);
-			nrestart++;
+			nnot++;
+			continue;
 		}
+		if (o->offset == offsetof(struct ctl_config, memory_mb)) {
+			/* Live, but the engine may refuse it. */
+			struct ctl_config probe = applied;
+
+			probe.memory_mb = next.memory_mb;
+			if (ctl_config_check(&probe, err, sizeof(err)) ||
+			    apply_memory(d, next.memory_mb, err,
+					 sizeof(err))) {
+				ctl_buf_printf(out, "not applied: %s\n", err);
+				nnot++;
+				continue;
+			}
+		}
+		ctl_option_copy(&applied, &next, o);
+		ctl_buf_printf(out, "applied: %s = %s (was %s)\n", o->name,
+			       now, was);
+		napplied++;
 	}
 	memcpy(d->layers.file_line, l.file_line, sizeof(l.file_line));
 	d->cfg = applied;
 	ctl_daemon_apply(d, &d->cfg);
-	ctl_buf_printf(out, "reloaded %s: %u applied, %u need a restart\n",
-		       d->layers.args.config_file, napplied, nrestart);
-	ctl_log(CTL_LOG_INFO, "reloaded %s: %u applied, %u need a restart",
-		d->layers.args.config_file, napplied, nrestart);
+	ctl_buf_printf(out, "reloaded %s: %u applied, %u not\n",
+		       d->layers.args.config_file, napplied, nnot);
+	ctl_log(CTL_LOG_INFO, "reloaded %s: %u applied, %u not",
+		d->layers.args.config_file, napplied, nnot);
 out_unlock:
 	pthread_mutex_unlock(&d->lock);
 	return ret;

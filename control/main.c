@@ -70,6 +70,8 @@ static int create_cache(const struct ctl_config *cfg, struct cc_cache **out)
 
 	cc_params_init(&p);
 	p.memory_limit = (size_t)cfg->memory_mb << 20;
+	/* How far config set may raise the limit later. */
+	p.memory_reserve = (size_t)cfg->memory_max_mb << 20;
 	p.item_max = (size_t)cfg->item_max;
 	/* The workers, plus room for the control plane's threads. */
 	p.max_threads = cfg->threads + 4;

@@ -38,7 +38,13 @@ const struct ctl_option ctl_options[] = {
 	  "default is every interface, give 0.0.0.0 or :: for that)", 0,
 	  NULL },
 	{ 'm', "memory-limit", CTL_UINT, FIELD(memory_mb), 1, 1u << 22,
-	  "<num>", "item memory in megabytes (default: 64)", 0, NULL },
+	  "<num>", "item memory in megabytes (default: 64); lowering it "
+	  "live evicts down to the new limit", CTL_OPT_LIVE, NULL },
+	{ 0, "memory-max", CTL_UINT, FIELD(memory_max_mb), 0, 1u << 22,
+	  "<num>", "highest memory-limit a live change may raise it to, in "
+	  "megabytes: address space reserved at start, memory only once "
+	  "used (hugetlbfs pages are reserved for all of it) (default: 0, "
+	  "the starting memory-limit)", 0, NULL },
 	{ 't', "threads", CTL_UINT, FIELD(threads), 1, 256, "<num>",
 	  "number of worker threads (default: 4)", 0, NULL },
 	{ 'c', "conn-limit", CTL_UINT, FIELD(max_connections), 1,
@@ -386,6 +392,10 @@ int ctl_parse_args(struct ctl_config *cfg, bool *given, int argc,
 
 int ctl_config_check(const struct ctl_config *cfg, char *err, size_t errlen)
 {
+	if (cfg->memory_max_mb && cfg->memory_max_mb < cfg->memory_mb)
+		return fail(err, errlen,
+			    "-m/--memory-limit: %u MiB is above --memory-max "
+			    "(%u MiB)", cfg->memory_mb, cfg->memory_max_mb);
 	if (cfg->item_max > (uint64_t)cfg->memory_mb * MIB / 2)
 		return fail(err, errlen,
 			    "-I/--max-item-size: %llu bytes is more than half "

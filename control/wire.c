@@ -36,7 +36,7 @@ const struct ctl_cmd_help ctl_cmd_helps[] = {
 	{ "config get [name]", "running configuration (name = value)" },
 	{ "config set <name> <value>",
 	  "change an option while running (verbose, conn-limit, "
-	  "zero-copy-min; the others need a restart)" },
+	  "zero-copy-min, memory-limit; the others need a restart)" },
 	{ "flush [delay]", "invalidate every item, now or in delay seconds" },
 	{ "workers", "per worker: cpu, connections, requests" },
 	{ "ports", "DPDK ports" },

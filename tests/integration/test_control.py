@@ -201,7 +201,7 @@ def commands(srv, tool):
            "config get json")
     expect(json.loads(ctl_ok(sock, "config get memory-limit json")),
            {"memory-limit": {"value": 64, "source": "default",
-                             "live": False}}, "a default")
+                             "live": True}}, "a default")
     ctl_err(sock, "config get bogus", "unknown option 'bogus'")
     expect(json.loads(ctl(sock, "json config get bogus")[1]),
            {"error": "unknown option 'bogus'"}, "errors in JSON")
@@ -445,11 +445,51 @@ def live_settings(cmd, tool):
                "stats settings")
 
         ctl_err(sock, "config set threads 4", "restart")
+        ctl_err(sock, "config set memory-max 4", "restart")
+        # Without --memory-max the reserve is the starting limit.
+        ctl_err(sock, "config set memory-limit 70", "above what was "
+                "reserved at start")
         ctl_err(sock, "config set port 1", "restart")
         ctl_err(sock, "config set conn-limit lots", "not a number")
         ctl_err(sock, "config set bogus 1", "unknown option")
         expect(ctl_ok(sock, "config get conn-limit"), "conn-limit = 6\n",
                "unchanged by refusals")
+        expect(cctest.stop_clean(srv), 0, "clean exit")
+    finally:
+        srv.close()
+
+
+def memory_limit(cmd, tool):
+    srv = Daemon(cmd, ["-t", "2", "-m", "64", "--memory-max", "96"])
+    try:
+        sock = srv.sock
+        value = b"m" * 500000
+        with srv.connect() as c:
+            for i in range(80):
+                expect(cctest.request(c, b"set k%d 0 0 %d\r\n%s\r\n"
+                                      % (i, len(value), value)),
+                       b"STORED\r\n", "fill")
+        before = json.loads(ctl_ok(sock, "memory json"))
+        check(before["used_bytes"] > 32 << 20, "filled", before)
+        expect(ctl_ok(sock, "config set memory-limit 16"),
+               "memory-limit = 16 (was 64)\n", "lowered live")
+        expect(mc_stats(srv)["limit_maxbytes"], str(16 << 20),
+               "memcached sees the new limit")
+
+        def shrunk():
+            m = json.loads(ctl_ok(sock, "memory json"))
+            return m["used_bytes"] <= 16 << 20 and m["evictions"] > 0
+        wait_until(shrunk, "eviction down to the new limit", 10.0)
+        with srv.connect() as c:
+            expect(cctest.request(c, b"set after 0 0 1\r\nx\r\n"),
+                   b"STORED\r\n", "stores go on")
+        ctl_ok(sock, "config set memory-limit 96")
+        expect(json.loads(ctl_ok(sock, "memory json"))["limit_bytes"],
+               96 << 20, "raised up to memory-max")
+        ctl_err(sock, "config set memory-limit 97", "above --memory-max")
+        ctl_err(sock, "config set memory-limit 1", "more than half")
+        expect(ctl_ok(sock, "config get memory-limit"),
+               "memory-limit = 96\n", "unchanged by refusals")
         expect(cctest.stop_clean(srv), 0, "clean exit")
     finally:
         srv.close()
@@ -555,6 +595,7 @@ def main():
     checks.run("config-errors", config_errors, cmd, tool)
     checks.run("reload", reload, cmd, tool)
     checks.run("live-settings", live_settings, cmd, tool)
+    checks.run("memory-limit", memory_limit, cmd, tool)
     checks.run("notify-shutdown", notify_and_shutdown, cmd, tool)
     checks.run("graceful-shutdown", graceful, cmd, tool)
     return checks.finish()
