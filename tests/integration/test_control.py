@@ -495,6 +495,34 @@ def memory_limit(cmd, tool):
         srv.close()
 
 
+def example_config(cmd, tool):
+    """deploy/corecached.conf sets every key: all of them parse, and the
+    flags the test gives win over the file's."""
+    example = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                           "..", "..", "deploy", "corecached.conf")
+    srv = Daemon(cmd, ["--config", example, "-t", "2"])
+    try:
+        got = json.loads(ctl_ok(srv.sock, "config get json"))
+        keys = set()
+        with open(example) as f:
+            for line in f:
+                if "=" in line and not line.startswith(("#", ";")):
+                    keys.add(line.split("=")[0].strip())
+        expect(keys, set(got), "the example sets every option")
+        for key in ("port", "listen", "udp-port", "threads",
+                    "control-socket"):
+            expect(got[key]["source"], "flag", key)
+        for key in ("memory-limit", "conn-limit", "verbose",
+                    "control-group"):
+            expect(got[key]["source"], "file", key)
+        expect(got["zero-copy-min"]["value"], 16384, "16k")
+        check("0 applied, 0 not" in ctl_ok(srv.sock, "reload"),
+              "reloading it changes nothing")
+        expect(cctest.stop_clean(srv), 0, "clean exit")
+    finally:
+        srv.close()
+
+
 def corecachectl(srv, tool):
     sock = srv.sock
     rc, out, err = run_ctl(tool, ["--socket", sock, "ports"])
@@ -593,6 +621,7 @@ def main():
     checks.server = None
     checks.run("group-access", group_access, cmd, tool)
     checks.run("config-errors", config_errors, cmd, tool)
+    checks.run("example-config", example_config, cmd, tool)
     checks.run("reload", reload, cmd, tool)
     checks.run("live-settings", live_settings, cmd, tool)
     checks.run("memory-limit", memory_limit, cmd, tool)
