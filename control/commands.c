@@ -19,6 +19,8 @@
 
 #include "ctl.h"
 
+/* Relaxed: each counter has one writer, its worker; a reader wants a
+ * recent value, not an ordering with anything else. */
 static uint64_t counter(const _Atomic uint64_t *c)
 {
 	return atomic_load_explicit(c, memory_order_relaxed);
@@ -162,6 +164,7 @@ static int cmd_config_get(struct ctl_daemon *d, const struct ctl_cmd *cmd,
 		}
 	}
 	pthread_mutex_lock(&d->lock);
+	/* memcached's verbosity command changes it behind config set. */
 	d->cfg.verbosity = atomic_load_explicit(&d->ps->settings.verbosity,
 						memory_order_relaxed);
 	if (cmd->json)

@@ -164,24 +164,23 @@ static int bind_socket(struct ctl_server *s, const char *path,
 	old_mask = umask(0177);
 	err = bind(fd, (const struct sockaddr *)&sa, sizeof(sa));
 	umask(old_mask);
-	if (err)
-		goto fail;
-	if (s->has_group && (chown(path, (uid_t)-1, s->gid) ||
-			     chmod(path, 0660)))
-		goto fail_unlink;
-	if (listen(fd, CTL_CLIENTS_MAX) || stat(path, &st))
-		goto fail_unlink;
+	if (err) {
+		err = -errno;
+		goto out_close;
+	}
+	if ((s->has_group && (chown(path, (uid_t)-1, s->gid) ||
+			      chmod(path, 0660))) ||
+	    listen(fd, CTL_CLIENTS_MAX) || stat(path, &st)) {
+		err = -errno;
+		goto out_unlink;
+	}
 	s->dev = st.st_dev;
 	s->ino = st.st_ino;
 	s->listen_fd = fd;
 	return 0;
-fail_unlink:
-	err = -errno;
+out_unlink:
 	unlink(path);
-	close(fd);
-	return err;
-fail:
-	err = -errno;
+out_close:
 	close(fd);
 	return err;
 }

@@ -153,10 +153,13 @@ int ctl_cmd_parse(char *line, struct ctl_cmd *cmd, char *err, size_t errlen)
 	n = split(line, w, (int)(sizeof(w) / sizeof(w[0])));
 	if (n < 0)
 		return bad(err, errlen, "too many words");
+	/* corecachectl --json adds a prefix to what the user typed, which
+	 * may end in "json" too: both are taken. */
 	if (n > 0 && !strcmp(w[0], "json")) {
 		cmd->json = true;
 		memmove(w, w + 1, (size_t)--n * sizeof(w[0]));
-	} else if (n > 1 && !strcmp(w[n - 1], "json")) {
+	}
+	if (n > 1 && !strcmp(w[n - 1], "json")) {
 		cmd->json = true;
 		n--;
 	}

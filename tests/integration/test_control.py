@@ -300,6 +300,20 @@ def permissions(srv, tool):
     expect(ctl_ok(srv.sock, "ports"), "no DPDK ports\n", "root still can")
 
 
+def socket_taken(srv, tool):
+    """A control socket a daemon serves is not taken over; one that
+    cannot be made stops the start (exit 1)."""
+    for path, msg in ((srv.sock, "another corecached is serving it"),
+                      (os.path.join(srv.dir, "no", "dir.sock"),
+                       "No such file or directory")):
+        p = subprocess.run(cctest.server_argv(srv.cmd) + [
+            "-p", "0", "--control-socket", path],
+            stdin=subprocess.DEVNULL, capture_output=True, timeout=10)
+        expect(p.returncode, 1, "exit status for %s" % path)
+        check(msg in p.stderr.decode(), "says why", p.stderr)
+    expect(ctl_ok(srv.sock, "ports"), "no DPDK ports\n", "still served")
+
+
 def group_access(cmd, tool):
     if os.geteuid() != 0 or not shutil.which("setpriv"):
         print("not root: skipped")
@@ -613,6 +627,7 @@ def main():
         checks.run("bad-requests", bad_requests, srv, tool)
         checks.run("idle-clients", idle_clients, srv, tool)
         checks.run("permissions", permissions, srv, tool)
+        checks.run("socket-taken", socket_taken, srv, tool)
         checks.run("corecachectl", corecachectl, srv, tool)
         checks.run("stop", lambda: expect(cctest.stop_clean(srv), 0,
                                           "clean exit"))

@@ -62,6 +62,7 @@ static void test_commands(void **state)
 	expect_cmd("stats", CTL_CMD_STATS, false, 0, NULL, NULL);
 	expect_cmd("stats json", CTL_CMD_STATS, true, 0, NULL, NULL);
 	expect_cmd("json stats", CTL_CMD_STATS, true, 0, NULL, NULL);
+	expect_cmd("json stats json", CTL_CMD_STATS, true, 0, NULL, NULL);
 	expect_cmd("stats settings json", CTL_CMD_STATS, true, 1, "settings",
 		   NULL);
 	expect_cmd("  config\tget   ", CTL_CMD_CONFIG_GET, false, 0, NULL,
