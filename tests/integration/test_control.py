@@ -15,6 +15,7 @@ Usage: test_control.py --server CORECACHED --ctl CORECACHECTL
 
 import json
 import os
+import pty
 import shutil
 import signal
 import socket
@@ -569,6 +570,24 @@ def corecachectl(srv, tool):
     expect(out, "no DPDK ports\nthreads = 2\n", "the replies in order")
     rc, out, err = run_ctl(tool, ["-s", sock], stdin=b"ports\nquit\nbogus\n")
     expect(rc, 0, "quit ends the session")
+    # On a terminal: a prompt before each command.
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(tool, [tool, "-s", sock])
+    os.write(fd, b"ports\nexit\n")
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    _, status = os.waitpid(pid, 0)
+    expect(os.waitstatus_to_exitcode(status), 0, "interactive exit")
+    check(seen.count(b"corecache> ") >= 2 and b"no DPDK ports" in seen,
+          "prompt and reply on a terminal", seen)
 
 
 def notify_and_shutdown(cmd, tool):
