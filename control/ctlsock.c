@@ -64,7 +64,6 @@ struct ctl_server {
 	struct cc_thread *t;
 	struct proto_worker *pw;
 	struct ctl_client clients[CTL_CLIENTS_MAX];
-	unsigned nclients;
 };
 
 static uint64_t now_ms(void)
@@ -237,14 +236,13 @@ out_free:
 
 /* ---- clients ---- */
 
-static void client_close(struct ctl_server *s, struct ctl_client *c)
+static void client_close(struct ctl_client *c)
 {
 	close(c->fd);
 	c->fd = -1;
 	ctl_buf_free(&c->out);
 	c->in_len = c->out_off = 0;
 	c->close_after = false;
-	s->nclients--;
 }
 
 /* Queues a framed reply. */
@@ -260,7 +258,7 @@ static void client_reply(struct ctl_client *c, bool ok, const char *body,
 }
 
 /* Sends what is queued; false when the client is gone. */
-static bool client_flush(struct ctl_server *s, struct ctl_client *c)
+static bool client_flush(struct ctl_client *c)
 {
 	while (c->out_off < c->out.len) {
 		ssize_t n = send(c->fd, c->out.p + c->out_off,
@@ -270,14 +268,14 @@ static bool client_flush(struct ctl_server *s, struct ctl_client *c)
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return true;
 		if (n <= 0) {
-			client_close(s, c);
+			client_close(c);
 			return false;
 		}
 		c->out_off += (size_t)n;
 	}
 	c->out.len = c->out_off = 0;
 	if (c->close_after) {
-		client_close(s, c);
+		client_close(c);
 		return false;
 	}
 	return true;
@@ -340,7 +338,12 @@ static void client_pump(struct ctl_server *s, struct ctl_client *c)
 {
 	for (;;) {
 		client_input(s, c);
-		if (!c->out.len || !client_flush(s, c) || c->out.len)
+		if (c->close_after && !c->out.len) {
+			/* Out of memory before anything was queued. */
+			client_close(c);
+			return;
+		}
+		if (!c->out.len || !client_flush(c) || c->out.len)
 			return;
 	}
 }
@@ -353,7 +356,7 @@ static void client_read(struct ctl_server *s, struct ctl_client *c)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		client_close(s, c);
+		client_close(c);
 		return;
 	}
 	c->in_len += (size_t)n;
@@ -425,7 +428,6 @@ static void accept_clients(struct ctl_server *s)
 		c->fd = fd;
 		c->in_len = c->out_off = 0;
 		c->last_ms = now_ms();
-		s->nclients++;
 	}
 }
 
@@ -484,7 +486,7 @@ static void serve(struct ctl_server *s)
 				continue;
 			if (!c->out.len) {
 				client_read(s, c);
-			} else if (client_flush(s, c) && !c->out.len) {
+			} else if (client_flush(c) && !c->out.len) {
 				/* Requests that waited for this reply. */
 				client_pump(s, c);
 			}
@@ -497,7 +499,7 @@ static void serve(struct ctl_server *s)
 		for (unsigned i = 0; i < CTL_CLIENTS_MAX; i++)
 			if (s->clients[i].fd >= 0 &&
 			    now - s->clients[i].last_ms > CTL_IDLE_MS)
-				client_close(s, &s->clients[i]);
+				client_close(&s->clients[i]);
 		drain_tick(s->d, now);
 	}
 }
@@ -524,7 +526,7 @@ static void *control_main(void *arg)
 	serve(s);
 	for (unsigned i = 0; i < CTL_CLIENTS_MAX; i++)
 		if (s->clients[i].fd >= 0)
-			client_close(s, &s->clients[i]);
+			client_close(&s->clients[i]);
 	if (s->t)
 		cc_thread_unregister(s->t);
 	return NULL;
