@@ -474,8 +474,14 @@ static void serve(struct ctl_server *s)
 				.events = c->out.len ? POLLOUT : POLLIN,
 			};
 		}
-		if (poll(pfd, n, CTL_TICK_MS) < 0 && errno != EINTR)
+		if (poll(pfd, n, CTL_TICK_MS) < 0) {
+			if (errno == EINTR)
+				continue;
+			ctl_log(CTL_LOG_ERROR, "control thread: poll: %s; the "
+				"control socket stops answering",
+				strerror(errno));
 			return;
+		}
 		if (pfd[0].revents)
 			return;
 		for (unsigned i = 0; i < k; i++) {
