@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "ctl.h"
+#include "numa.h"
 
 /* Relaxed: each counter has one writer, its worker; a reader wants a
  * recent value, not an ordering with anything else. */
@@ -221,55 +222,59 @@ static int cmd_flush(struct ctl_daemon *d, struct cc_thread *t,
 	return 0;
 }
 
-/* Per worker: the requests are memcached's command counters (a multiget
- * counts each key, as in its stats). */
+/* Per worker: where it runs (CPU and its NUMA node, read from sysfs on
+ * each call: a control command can afford it) and its load; requests
+ * are memcached's command counters (a multiget counts each key, as in
+ * its stats). */
 static int cmd_workers(struct ctl_daemon *d, const struct ctl_cmd *cmd,
 		       struct ctl_buf *out)
 {
 	struct proto_server *ps = d->ps;
+	struct numa_topology *topo = NULL;
+	char err[128];
 
+	if (numa_topology_load(NULL, &topo, err, sizeof(err)))
+		topo = NULL;
 	if (cmd->json)
 		ctl_buf_add(out, "{\"workers\":[", 12);
 	else
-		ctl_buf_printf(out, "%-4s %-4s %12s %16s %16s %16s\n", "id",
-			       "cpu", "connections", "requests",
+		ctl_buf_printf(out, "%-4s %-4s %-4s %12s %16s %16s %16s\n",
+			       "id", "cpu", "node", "connections", "requests",
 			       "bytes_read", "bytes_written");
 	for (uint32_t i = 0; i < ps->nworkers; i++) {
 		const struct proto_counters *c = &ps->workers[i]->counters;
-		uint64_t conns = counter(&c->curr_connections);
-		uint64_t reqs = counter(&c->cmd_get) + counter(&c->cmd_set) +
-				counter(&c->cmd_touch) +
-				counter(&c->cmd_flush);
+		unsigned long long conns = counter(&c->curr_connections);
+		unsigned long long reqs = counter(&c->cmd_get) +
+					  counter(&c->cmd_set) +
+					  counter(&c->cmd_touch) +
+					  counter(&c->cmd_flush);
+		unsigned long long rd = counter(&c->bytes_read);
+		unsigned long long wr = counter(&c->bytes_written);
 		int cpu = dp_server_worker_cpu(d->srv, i);
-		char cpus[12] = "-";
+		int node = cpu >= 0 && topo ?
+			   numa_topology_cpu_node(topo, cpu) : NUMA_NO_NODE;
+		char cpus[12] = "-", nodes[12] = "-";
 
 		if (cpu >= 0)
 			snprintf(cpus, sizeof(cpus), "%d", cpu);
+		if (node != NUMA_NO_NODE)
+			snprintf(nodes, sizeof(nodes), "%d", node);
 		if (cmd->json)
 			ctl_buf_printf(out, "%s{\"id\":%u,\"cpu\":%d,"
-				       "\"connections\":%llu,"
+				       "\"node\":%d,\"connections\":%llu,"
 				       "\"requests\":%llu,\"bytes_read\":%llu,"
 				       "\"bytes_written\":%llu}", i ? "," : "",
-				       ps->workers[i]->id, cpu,
-				       (unsigned long long)conns,
-				       (unsigned long long)reqs,
-				       (unsigned long long)counter(
-					       &c->bytes_read),
-				       (unsigned long long)counter(
-					       &c->bytes_written));
+				       ps->workers[i]->id, cpu, node, conns,
+				       reqs, rd, wr);
 		else
-			ctl_buf_printf(out, "%-4u %-4s %12llu %16llu %16llu "
-				       "%16llu\n", ps->workers[i]->id,
-				       cpus,
-				       (unsigned long long)conns,
-				       (unsigned long long)reqs,
-				       (unsigned long long)counter(
-					       &c->bytes_read),
-				       (unsigned long long)counter(
-					       &c->bytes_written));
+			ctl_buf_printf(out, "%-4u %-4s %-4s %12llu %16llu "
+				       "%16llu %16llu\n", ps->workers[i]->id,
+				       cpus, nodes, conns, reqs, rd, wr);
 	}
 	if (cmd->json)
 		ctl_buf_add(out, "]}\n", 3);
+	if (topo)
+		numa_topology_destroy(topo);
 	return 0;
 }
 

@@ -176,6 +176,9 @@ def commands(srv, tool):
         expect(len(lines), 1 + 2, "workers: a header and a line each")
         ws = json.loads(ctl_ok(sock, "workers json"))["workers"]
         expect([w["id"] for w in ws], [0, 1], "worker ids")
+        for w in ws:
+            check(w["cpu"] == -1 or w["node"] >= 0, "a pinned worker's "
+                  "node", w)
         check(sum(w["requests"] for w in ws) >= 2, "requests", ws)
         # Clients that just left (stats above) may still be counted for
         # a moment; this one stays.

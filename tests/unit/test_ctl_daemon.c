@@ -286,7 +286,7 @@ static void test_commands(void **state)
 	cc_thread_quiescent(f->t);
 	assert_int_equal(cc_get(f->t, "k", 1, &v), -ENOENT);
 	expect_reply(f, "flush 10 json", 0, "{\"flushed\":true,\"delay\":10}\n");
-	expect_reply(f, "workers", 0, "id   cpu   connections         "
+	expect_reply(f, "workers", 0, "id   cpu  node  connections         "
 		     "requests       bytes_read    bytes_written\n");
 	stop(f);
 }
