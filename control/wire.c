@@ -38,7 +38,7 @@ const struct ctl_cmd_help ctl_cmd_helps[] = {
 	  "change an option while running (verbose, conn-limit, "
 	  "zero-copy-min, memory-limit; the others need a restart)" },
 	{ "flush [delay]", "invalidate every item, now or in delay seconds" },
-	{ "workers", "per worker: cpu, connections, requests" },
+	{ "workers", "per worker: cpu, node, connections, requests, bytes" },
 	{ "ports", "DPDK ports" },
 	{ "memory", "item memory: limit, use, segments, index" },
 	{ "reload", "re-read the configuration file" },
