@@ -1,16 +1,20 @@
 /*
  * corecached: the memcached-compatible daemon.
  *
- * main parses the options, creates the cache and the protocol state,
- * binds the sockets and starts the io_uring workers, then waits for the
- * end: SIGTERM or SIGINT (read through a signalfd, the signals being
- * blocked in every thread) or the shutdown command (the workers' stop
- * eventfd). Either way the workers stop accepting and reading, send what
- * they owe for at most DP_DRAIN_MS and exit; main then frees everything,
- * well within a second.
+ * main builds the configuration (defaults, the --config file, the
+ * flags), creates the cache and the protocol state, binds the sockets
+ * and the control socket, starts the io_uring workers and the control
+ * thread, tells systemd it is ready, then waits for the end: SIGTERM or
+ * SIGINT (read through a signalfd, the signals being blocked in every
+ * thread), the shutdown command of either protocol, or the control
+ * socket's (the workers' stop eventfd). SIGHUP re-reads the file. Either
+ * way the workers stop accepting and reading, send what they owe for at
+ * most DP_DRAIN_MS and exit; main then frees everything, well within a
+ * second.
  *
- * Exit status: 0 after a clean stop, 2 for a usage error (unknown option,
- * bad value), 1 when the cache or the server cannot be set up.
+ * Exit status: 0 after a clean stop, 2 for a usage or configuration
+ * error (unknown option, bad value, a bad line of the file), 1 when the
+ * cache, the server or the control socket cannot be set up.
  */
 #include <errno.h>
 #include <poll.h>
@@ -54,8 +58,8 @@ static void raise_nofile(const struct ctl_config *cfg)
 	rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur >= want)
 		return;
-	fprintf(stderr, "%s: warning: the open files limit (%llu) is below "
-		"what -c %u needs\n", prog, (unsigned long long)rl.rlim_cur,
+	ctl_log(CTL_LOG_WARNING, "the open files limit (%llu) is below what "
+		"-c %u needs", (unsigned long long)rl.rlim_cur,
 		cfg->max_connections);
 }
 
@@ -66,19 +70,21 @@ static int create_cache(const struct ctl_config *cfg, struct cc_cache **out)
 
 	cc_params_init(&p);
 	p.memory_limit = (size_t)cfg->memory_mb << 20;
+	/* How far config set may raise the limit later. */
+	p.memory_reserve = (size_t)cfg->memory_max_mb << 20;
 	p.item_max = (size_t)cfg->item_max;
 	/* The workers, plus room for the control plane's threads. */
 	p.max_threads = cfg->threads + 4;
 	err = cc_create(&p, out);
 	if (err == -EINVAL) {
-		fprintf(stderr, "%s: -m %u MiB is too small for items of up "
-			"to %llu bytes (-I): the cache needs at least 16 "
-			"segments, each holding one largest item\n", prog,
+		ctl_log(CTL_LOG_ERROR, "-m %u MiB is too small for items of "
+			"up to %llu bytes (-I): the cache needs at least 16 "
+			"segments, each holding one largest item",
 			cfg->memory_mb, (unsigned long long)cfg->item_max);
 		return 2;
 	}
 	if (err) {
-		fprintf(stderr, "%s: cannot create the cache: %s\n", prog,
+		ctl_log(CTL_LOG_ERROR, "cannot create the cache: %s",
 			strerror(-err));
 		return 1;
 	}
@@ -92,10 +98,10 @@ static void init_server(struct proto_server *ps,
 
 	memset(ps, 0, sizeof(*ps));
 	set->item_max = (size_t)cfg->item_max;
-	set->zero_copy_min = cfg->zero_copy_min == 0 ||
-			     cfg->zero_copy_min > UINT32_MAX ?
-			     UINT32_MAX : (uint32_t)cfg->zero_copy_min;
-	set->max_connections = cfg->max_connections;
+	atomic_init(&set->zero_copy_min, cfg->zero_copy_min == 0 ||
+		    cfg->zero_copy_min > UINT32_MAX ?
+		    UINT32_MAX : (uint32_t)cfg->zero_copy_min);
+	atomic_init(&set->max_connections, cfg->max_connections);
 	set->threads = cfg->threads;
 	set->tcp_port = cfg->tcp_port;
 	set->udp_port = cfg->udp_port;
@@ -108,13 +114,76 @@ static void init_server(struct proto_server *ps,
 	atomic_init(&ps->shutdown_requested, false);
 }
 
-/* Blocks until SIGTERM, SIGINT or a stop asked by a worker. */
-static void wait_for_stop(struct dp_server *srv, int sigfd,
-			  const struct ctl_config *cfg)
+/* The defaults, the file and the flags; exits (2) on any error. */
+static int build_config(struct ctl_layers *layers, struct ctl_config *cfg,
+			int argc, char **argv)
+{
+	char msg[512];
+
+	ctl_layers_init(layers);
+	if (ctl_parse_args(&layers->args, layers->args_set, argc, argv, msg,
+			   sizeof(msg)))
+		return usage_error(msg);
+	if (layers->args.help) {
+		ctl_usage(stdout, prog);
+		exit(0);
+	}
+	if (layers->args.version) {
+		printf("%s %s (memcached %s protocol)\n", prog,
+		       CORECACHE_VERSION, CTL_PROTO_VERSION);
+		exit(0);
+	}
+	if (ctl_config_build(layers, cfg, msg, sizeof(msg))) {
+		fprintf(stderr, "%s: %s\n", prog, msg);
+		return 2;
+	}
+	return 0;
+}
+
+/* Binds the control socket unless it is off (an empty path). A socket
+ * the operator asked for must work (1); the default one is best effort,
+ * so a second corecached on the host still starts, without one. */
+static int create_control(struct ctl_daemon *d, struct ctl_server **out)
+{
+	const struct ctl_option *o = ctl_option_find("control-socket");
+	int err;
+
+	*out = NULL;
+	if (!d->cfg.control_socket[0])
+		return 0;
+	err = ctl_server_create(d, out);
+	if (!err)
+		return 0;
+	if (ctl_option_source(&d->layers, o) != CTL_SRC_DEFAULT ||
+	    d->cfg.control_group[0])
+		return 1;
+	ctl_log(CTL_LOG_WARNING, "running without a control socket");
+	return 0;
+}
+
+/* SIGHUP: what reload says, line by line, in the log. */
+static void reload_on_signal(struct ctl_daemon *d)
+{
+	struct ctl_buf out = { 0 };
+	int err = ctl_daemon_reload(d, &out);
+	char *line = out.p, *nl;
+
+	while (line && (nl = strchr(line, '\n'))) {
+		*nl = '\0';
+		ctl_log(err ? CTL_LOG_ERROR : CTL_LOG_INFO, "SIGHUP: %s",
+			line);
+		line = nl + 1;
+	}
+	ctl_buf_free(&out);
+}
+
+/* Blocks until SIGTERM, SIGINT or a stop asked by a worker or the
+ * control socket; SIGHUP reloads on the way. */
+static void wait_for_stop(struct ctl_daemon *d, int sigfd)
 {
 	struct pollfd pfd[2] = {
 		{ .fd = sigfd, .events = POLLIN },
-		{ .fd = dp_server_stop_fd(srv), .events = POLLIN },
+		{ .fd = dp_server_stop_fd(d->srv), .events = POLLIN },
 	};
 
 	for (;;) {
@@ -126,46 +195,43 @@ static void wait_for_stop(struct dp_server *srv, int sigfd,
 		if (pfd[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
-			if (read(sigfd, &si, sizeof(si)) == sizeof(si) &&
-			    cfg->verbosity)
-				fprintf(stderr, "Signal handled: %s.\n",
-					strsignal((int)si.ssi_signo));
+			if (read(sigfd, &si, sizeof(si)) != sizeof(si))
+				continue;
+			if (si.ssi_signo == SIGHUP) {
+				reload_on_signal(d);
+				continue;
+			}
+			ctl_log(CTL_LOG_INFO, "signal handled: %s",
+				strsignal((int)si.ssi_signo));
 			break;
 		}
 		if (pfd[1].revents & POLLIN)
 			break;
 	}
-	dp_server_stop(srv);
+	ctl_notify("STOPPING=1");
+	dp_server_stop(d->srv);
 }
 
 int main(int argc, char **argv)
 {
+	struct ctl_layers layers;
 	struct ctl_config cfg;
+	struct ctl_daemon d;
+	struct ctl_server *ctl;
 	struct proto_server ps;
 	struct dp_params dp;
 	struct dp_server *srv;
 	struct cc_cache *cache;
 	sigset_t sigs;
-	char msg[256];
 	int sigfd, err;
 
-	ctl_config_init(&cfg);
-	if (ctl_parse_args(&cfg, argc, argv, msg, sizeof(msg)))
-		return usage_error(msg);
-	if (cfg.help) {
-		ctl_usage(stdout, prog);
-		return 0;
-	}
-	if (cfg.version) {
-		printf("%s %s (memcached %s protocol)\n", prog,
-		       CORECACHE_VERSION, CTL_PROTO_VERSION);
-		return 0;
-	}
-	if (ctl_config_check(&cfg, msg, sizeof(msg)))
-		return usage_error(msg);
+	ctl_log_init(prog, NULL);
+	err = build_config(&layers, &cfg, argc, argv);
+	if (err)
+		return err;
 	if (cfg.threads > 64)
-		fprintf(stderr, "%s: warning: more worker threads than "
-			"cores is not recommended\n", prog);
+		ctl_log(CTL_LOG_WARNING, "more worker threads than cores is "
+			"not recommended");
 	raise_nofile(&cfg);
 
 	/* Every thread inherits the mask: the signals arrive only through
@@ -173,11 +239,12 @@ int main(int argc, char **argv)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sigfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 	if (sigfd < 0) {
-		fprintf(stderr, "%s: signalfd: %s\n", prog, strerror(errno));
+		ctl_log(CTL_LOG_ERROR, "signalfd: %s", strerror(errno));
 		return 1;
 	}
 
@@ -185,42 +252,65 @@ int main(int argc, char **argv)
 	if (err)
 		goto out_sigfd;
 	init_server(&ps, &cfg, cache);
+	ctl_log_init(prog, &ps.settings.verbosity);
 	dp = (struct dp_params){
 		.listen_addr = cfg.listen_addr,
 		.tcp_port = cfg.tcp_port,
 		.udp_port = cfg.udp_port,
 		.threads = cfg.threads,
-		.max_connections = cfg.max_connections,
 		.pin = cfg.pin,
 	};
 	err = dp_server_create(&ps, &dp, &srv);
 	if (err) {
-		fprintf(stderr, "%s: cannot listen on %s (tcp %u, udp %u): "
-			"%s\n", prog, cfg.listen_addr, cfg.tcp_port,
-			cfg.udp_port, err == -EINVAL ?
-			"not an address this host resolves" : strerror(-err));
+		ctl_log(CTL_LOG_ERROR, "cannot listen on %s (tcp %u, udp %u): "
+			"%s", cfg.listen_addr, cfg.tcp_port, cfg.udp_port,
+			err == -EINVAL ? "not an address this host resolves" :
+			strerror(-err));
 		err = 1;
 		goto out_cache;
 	}
-	err = dp_server_start(srv);
+	err = ctl_daemon_init(&d, &layers, &cfg);
 	if (err) {
-		fprintf(stderr, "%s: cannot start the workers: %s\n", prog,
-			strerror(-err));
 		err = 1;
 		goto out_server;
 	}
-	if (cfg.verbosity)
-		fprintf(stderr, "%s %s: listening on %s, tcp %u, udp %u, "
-			"%u threads, %u MiB, items up to %llu bytes, "
-			"zero-copy send %s\n", prog, CORECACHE_VERSION,
-			cfg.listen_addr, cfg.tcp_port, cfg.udp_port,
-			cfg.threads, cfg.memory_mb,
-			(unsigned long long)cfg.item_max,
-			dp_server_zero_copy(srv) ? "yes" : "no");
+	d.ps = &ps;
+	d.srv = srv;
+	d.cache = cache;
+	err = create_control(&d, &ctl);
+	if (err)
+		goto out_daemon;
+	err = dp_server_start(srv);
+	if (err) {
+		ctl_log(CTL_LOG_ERROR, "cannot start the workers: %s",
+			strerror(-err));
+		err = 1;
+		goto out_control;
+	}
+	if (ctl && (err = ctl_server_start(ctl))) {
+		ctl_log(CTL_LOG_ERROR, "cannot start the control thread: %s",
+			strerror(-err));
+		err = 1;
+		dp_server_stop(srv);
+		dp_server_join(srv);
+		goto out_control;
+	}
+	ctl_log(CTL_LOG_INFO, "%s %s: listening on %s, tcp %u, udp %u, %u "
+		"threads, %u MiB, items up to %llu bytes, zero-copy send %s, "
+		"control socket %s", prog, CORECACHE_VERSION, cfg.listen_addr,
+		cfg.tcp_port, cfg.udp_port, cfg.threads, cfg.memory_mb,
+		(unsigned long long)cfg.item_max,
+		dp_server_zero_copy(srv) ? "yes" : "no",
+		ctl ? cfg.control_socket : "none");
+	ctl_notify("READY=1");
 
-	wait_for_stop(srv, sigfd, &cfg);
+	wait_for_stop(&d, sigfd);
 	dp_server_join(srv);
 	err = 0;
+out_control:
+	ctl_server_destroy(ctl);
+out_daemon:
+	ctl_daemon_deinit(&d);
 out_server:
 	dp_server_destroy(srv);
 out_cache:

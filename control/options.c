@@ -1,11 +1,15 @@
 /*
- * The option table and the command-line parser built from it.
+ * The option table, the command-line parser built from it, and the
+ * value parsing and formatting the configuration file, `config get` and
+ * `config set` share.
  *
  * Every option is declared once, in ctl_options: its letter, its long
- * name, the field it sets, its range and its help line. getopt_long's
- * short string and long table are generated from it, --help prints it,
- * and the configuration file will look options up in it by long name, so
- * an option cannot exist in one place and be missing from another.
+ * name (also its key in the file and at run time), the field it sets, its
+ * range, its help line and whether it can change while corecached runs.
+ * getopt_long's short string and long table are generated from it,
+ * --help prints it, and the file and the control socket look options up
+ * in it by name, so an option cannot exist in one place and be missing
+ * from another.
  *
  * Values are parsed strictly (memcached's atoi takes "3x" as 3; here it is
  * an error), ranges are memcached's where it has them (-I between 1 KiB
@@ -15,6 +19,7 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <string.h>
 
 #include "ctl.h"
@@ -25,47 +30,72 @@
 
 const struct ctl_option ctl_options[] = {
 	{ 'p', "port", CTL_PORT, FIELD(tcp_port), 0, 65535, "<num>",
-	  "TCP port to listen on (default: 11211, 0: off)" },
+	  "TCP port to listen on (default: 11211, 0: off)", 0, NULL },
 	{ 'U', "udp-port", CTL_PORT, FIELD(udp_port), 0, 65535, "<num>",
-	  "UDP port to listen on (default: 0, off)" },
-	{ 'l', "listen", CTL_STRING, FIELD(listen_addr), 0, 0, "<addr>",
-	  "interface to listen on (default: 127.0.0.1; memcached's default "
-	  "is every interface, give 0.0.0.0 or :: for that)" },
+	  "UDP port to listen on (default: 0, off)", 0, NULL },
+	{ 'l', "listen", CTL_STRING, FIELD(listen_addr), 0, CTL_ADDR_MAX,
+	  "<addr>", "interface to listen on (default: 127.0.0.1; memcached's "
+	  "default is every interface, give 0.0.0.0 or :: for that)", 0,
+	  NULL },
 	{ 'm', "memory-limit", CTL_UINT, FIELD(memory_mb), 1, 1u << 22,
-	  "<num>", "item memory in megabytes (default: 64)" },
+	  "<num>", "item memory in megabytes (default: 64); lowering it "
+	  "live evicts down to the new limit", CTL_OPT_LIVE, NULL },
+	{ 0, "memory-max", CTL_UINT, FIELD(memory_max_mb), 0, 1u << 22,
+	  "<num>", "highest memory-limit a live change may raise it to, in "
+	  "megabytes: address space reserved at start, memory only once "
+	  "used (hugetlbfs pages are reserved for all of it) (default: 0, "
+	  "the starting memory-limit)", 0, NULL },
 	{ 't', "threads", CTL_UINT, FIELD(threads), 1, 256, "<num>",
-	  "number of worker threads (default: 4)" },
+	  "number of worker threads (default: 4)", 0, NULL },
 	{ 'c', "conn-limit", CTL_UINT, FIELD(max_connections), 1,
-	  1u << 24, "<num>", "max simultaneous connections (default: 1024)" },
+	  1u << 24, "<num>", "max simultaneous connections (default: 1024)",
+	  CTL_OPT_LIVE, "max-connections" },
 	{ 'I', "max-item-size", CTL_SIZE, FIELD(item_max), KIB, 1024 * MIB,
 	  "<num>", "max item size, k or m suffix (default: 1m, min: 1k, "
-	  "max: 1024m)" },
-	{ 'v', "verbose", CTL_COUNT, FIELD(verbosity), 0, 0, NULL,
-	  "verbose: errors and warnings; -vv also connections" },
+	  "max: 1024m)", 0, NULL },
+	{ 'v', "verbose", CTL_COUNT, FIELD(verbosity), 0, 2, NULL,
+	  "verbose: errors, warnings and start-up; -vv also connections "
+	  "(in the file: verbose = 0, 1 or 2)", CTL_OPT_LIVE, "verbosity" },
 	{ 'A', "enable-shutdown", CTL_SET, FIELD(shutdown_enabled), 0, 0,
-	  NULL, "enable ascii \"shutdown\" command" },
+	  NULL, "enable ascii \"shutdown\" command", 0, NULL },
 	{ 'F', "disable-flush-all", CTL_CLEAR, FIELD(flush_enabled), 0, 0,
-	  NULL, "disable flush_all command" },
+	  NULL, "disable flush_all command", 0, NULL },
 	{ 0, "zero-copy-min", CTL_SIZE, FIELD(zero_copy_min), 0, 1024 * MIB,
 	  "<num>", "send values of this size or more from cache memory, "
 	  "zero-copy where the kernel can, k or m suffix (default: 16k, "
-	  "0: never)" },
+	  "0: never)", CTL_OPT_LIVE, NULL },
 	{ 0, "no-pin", CTL_CLEAR, FIELD(pin), 0, 0, NULL,
 	  "do not pin worker threads to CPUs (they are pinned, one per "
-	  "CPU, when there are at least as many CPUs as threads)" },
+	  "CPU, when there are at least as many CPUs as threads)", 0, NULL },
+	{ 0, "control-socket", CTL_STRING, FIELD(control_socket), 0,
+	  CTL_PATH_MAX, "<path>", "UNIX socket for corecachectl (default: "
+	  "/run/corecache/corecached.sock as root, else "
+	  "$XDG_RUNTIME_DIR/corecached.sock or "
+	  "/tmp/corecache-<uid>/corecached.sock; empty: none)",
+	  CTL_OPT_EMPTY, NULL },
+	{ 0, "control-group", CTL_STRING, FIELD(control_group), 0,
+	  CTL_NAME_MAX, "<group>", "group also allowed on the control "
+	  "socket, which is then mode 0660 (default: none, mode 0600: root "
+	  "and corecached's user only)", CTL_OPT_EMPTY, NULL },
+	{ 0, "config", CTL_STRING, FIELD(config_file), 0, CTL_FILE_MAX,
+	  "<file>", "read options from this INI file (keys are the long "
+	  "option names); flags win over it; SIGHUP and corecachectl reload "
+	  "re-read it", CTL_OPT_CMDLINE, NULL },
 	{ 'V', "version", CTL_SET, FIELD(version), 0, 0, NULL,
-	  "print version and exit" },
+	  "print version and exit", CTL_OPT_CMDLINE, NULL },
 	{ 'h', "help", CTL_SET, FIELD(help), 0, 0, NULL,
-	  "print this help and exit" },
+	  "print this help and exit", CTL_OPT_CMDLINE, NULL },
 };
 
 const size_t ctl_noptions = sizeof(ctl_options) / sizeof(ctl_options[0]);
+_Static_assert(sizeof(ctl_options) / sizeof(ctl_options[0]) <=
+	       CTL_OPTIONS_MAX, "struct ctl_layers has a slot per option");
 
 void ctl_config_init(struct ctl_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->tcp_port = 11211;
-	cfg->listen_addr = "127.0.0.1";
+	snprintf(cfg->listen_addr, sizeof(cfg->listen_addr), "127.0.0.1");
 	cfg->memory_mb = 64;
 	cfg->threads = 4;
 	cfg->max_connections = 1024;
@@ -73,6 +103,7 @@ void ctl_config_init(struct ctl_config *cfg)
 	cfg->flush_enabled = true;
 	cfg->zero_copy_min = 16 * KIB;
 	cfg->pin = true;
+	ctl_default_socket(cfg->control_socket, sizeof(cfg->control_socket));
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -119,26 +150,53 @@ static void option_label(const struct ctl_option *o, char *buf, size_t len)
 		snprintf(buf, len, "--%s", o->name);
 }
 
-int ctl_option_set(struct ctl_config *cfg, const struct ctl_option *o,
-		   const char *value, char *err, size_t errlen)
+static bool parse_bool(const char *s, bool *out)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (!strcasecmp(s, yes[i]))
+			return *out = true, true;
+		if (!strcasecmp(s, no[i]))
+			return *out = false, true;
+	}
+	return false;
+}
+
+/* Parses value into the option's field; label names the option in
+ * messages. A flag without a value (value NULL) sets, clears or
+ * counts. */
+static int set_value(struct ctl_config *cfg, const struct ctl_option *o,
+		     const char *value, const char *label, char *err,
+		     size_t errlen)
 {
 	char *field = (char *)cfg + o->offset;
-	char label[48];
 	uint64_t v = 0;
+	bool b;
 
-	option_label(o, label, sizeof(label));
 	switch (o->kind) {
 	case CTL_SET:
 	case CTL_CLEAR:
-		*(bool *)field = o->kind == CTL_SET;
+		if (value && !parse_bool(value, &b))
+			return fail(err, errlen, "%s: '%s' is not yes or no",
+				    label, value);
+		*(bool *)field = (value ? b : true) == (o->kind == CTL_SET);
 		return 0;
 	case CTL_COUNT:
-		(*(uint32_t *)field)++;
-		return 0;
+		if (!value) {
+			if (*(uint32_t *)field < o->max)
+				(*(uint32_t *)field)++;
+			return 0;
+		}
+		break;
 	case CTL_STRING:
-		if (!value || !*value)
+		if (!value || (!*value && !(o->flags & CTL_OPT_EMPTY)))
 			return fail(err, errlen, "%s: empty value", label);
-		*(const char **)field = value;
+		if (strlen(value) >= o->max)
+			return fail(err, errlen, "%s: longer than %llu bytes",
+				    label, (unsigned long long)o->max - 1);
+		memcpy(field, value, strlen(value) + 1);
 		return 0;
 	case CTL_PORT:
 	case CTL_UINT:
@@ -157,11 +215,101 @@ int ctl_option_set(struct ctl_config *cfg, const struct ctl_option *o,
 			    (unsigned long long)o->max);
 	if (o->kind == CTL_PORT)
 		*(uint16_t *)field = (uint16_t)v;
-	else if (o->kind == CTL_UINT)
-		*(uint32_t *)field = (uint32_t)v;
-	else
+	else if (o->kind == CTL_SIZE)
 		*(uint64_t *)field = v;
+	else
+		*(uint32_t *)field = (uint32_t)v;
 	return 0;
+}
+
+int ctl_option_set(struct ctl_config *cfg, const struct ctl_option *o,
+		   const char *value, char *err, size_t errlen)
+{
+	char label[48];
+
+	option_label(o, label, sizeof(label));
+	return set_value(cfg, o, value, label, err, errlen);
+}
+
+int ctl_option_parse(struct ctl_config *cfg, const struct ctl_option *o,
+		     const char *value, char *err, size_t errlen)
+{
+	return set_value(cfg, o, value ? value : "", o->name, err, errlen);
+}
+
+const struct ctl_option *ctl_option_find(const char *name)
+{
+	for (size_t i = 0; i < ctl_noptions; i++)
+		if (!strcmp(ctl_options[i].name, name) ||
+		    (ctl_options[i].alias && !strcmp(ctl_options[i].alias,
+						     name)))
+			return &ctl_options[i];
+	return NULL;
+}
+
+static size_t field_size(const struct ctl_option *o)
+{
+	switch (o->kind) {
+	case CTL_PORT:
+		return sizeof(uint16_t);
+	case CTL_UINT:
+	case CTL_COUNT:
+		return sizeof(uint32_t);
+	case CTL_SIZE:
+		return sizeof(uint64_t);
+	case CTL_STRING:
+		return (size_t)o->max;
+	case CTL_SET:
+	case CTL_CLEAR:
+		break;
+	}
+	return sizeof(bool);
+}
+
+bool ctl_option_differs(const struct ctl_config *a, const struct ctl_config *b,
+			const struct ctl_option *o)
+{
+	const char *fa = (const char *)a + o->offset;
+	const char *fb = (const char *)b + o->offset;
+
+	if (o->kind == CTL_STRING)
+		return strcmp(fa, fb) != 0;
+	return memcmp(fa, fb, field_size(o)) != 0;
+}
+
+void ctl_option_copy(struct ctl_config *dst, const struct ctl_config *src,
+		     const struct ctl_option *o)
+{
+	memcpy((char *)dst + o->offset, (const char *)src + o->offset,
+	       field_size(o));
+}
+
+void ctl_option_format(const struct ctl_config *cfg,
+		       const struct ctl_option *o, char *buf, size_t len)
+{
+	const char *field = (const char *)cfg + o->offset;
+
+	switch (o->kind) {
+	case CTL_PORT:
+		snprintf(buf, len, "%u", *(const uint16_t *)field);
+		break;
+	case CTL_UINT:
+	case CTL_COUNT:
+		snprintf(buf, len, "%u", *(const uint32_t *)field);
+		break;
+	case CTL_SIZE:
+		snprintf(buf, len, "%llu",
+			 (unsigned long long)*(const uint64_t *)field);
+		break;
+	case CTL_STRING:
+		snprintf(buf, len, "%s", field);
+		break;
+	case CTL_SET:
+	case CTL_CLEAR:
+		snprintf(buf, len, "%s", *(const bool *)field ==
+			 (o->kind == CTL_SET) ? "yes" : "no");
+		break;
+	}
 }
 
 /* getopt_long's inputs, generated from the table: option i's long entry
@@ -196,8 +344,8 @@ static const struct ctl_option *find_short(int c)
 	return NULL;
 }
 
-int ctl_parse_args(struct ctl_config *cfg, int argc, char **argv,
-		   char *err, size_t errlen)
+int ctl_parse_args(struct ctl_config *cfg, bool *given, int argc,
+		   char **argv, char *err, size_t errlen)
 {
 	char shorts[2 + 3 * sizeof(ctl_options) / sizeof(ctl_options[0])];
 	struct option longs[sizeof(ctl_options) / sizeof(ctl_options[0]) + 1];
@@ -233,6 +381,8 @@ int ctl_parse_args(struct ctl_config *cfg, int argc, char **argv,
 					  errlen);
 		if (err_code)
 			return err_code;
+		if (given)
+			given[o - ctl_options] = true;
 	}
 	if (optind < argc)
 		return fail(err, errlen, "unexpected argument '%s'",
@@ -242,6 +392,10 @@ int ctl_parse_args(struct ctl_config *cfg, int argc, char **argv,
 
 int ctl_config_check(const struct ctl_config *cfg, char *err, size_t errlen)
 {
+	if (cfg->memory_max_mb && cfg->memory_max_mb < cfg->memory_mb)
+		return fail(err, errlen,
+			    "-m/--memory-limit: %u MiB is above --memory-max "
+			    "(%u MiB)", cfg->memory_mb, cfg->memory_max_mb);
 	if (cfg->item_max > (uint64_t)cfg->memory_mb * MIB / 2)
 		return fail(err, errlen,
 			    "-I/--max-item-size: %llu bytes is more than half "

@@ -8,6 +8,7 @@ packages=(
   build-essential meson ninja-build pkg-config
   libdpdk-dev dpdk
   liburing-dev libjemalloc-dev libcmocka-dev libnuma-dev libxxhash-dev
+  libinih-dev
   clang libclang-rt-14-dev
   memcached libmemcached-tools python3-pymemcache
 )

@@ -47,9 +47,13 @@ struct proto_settings {
 	size_t item_max;              /* -I: largest item, key and memcached's
 				       * 59-byte header (63 with flags)
 				       * included: see proto_too_large */
-	uint32_t zero_copy_min;       /* values this long or longer are queued
-				       * by reference, not copied */
-	uint32_t max_connections;     /* -c, for stats */
+	/* Values this long or longer are queued by reference, not copied.
+	 * Atomic (relaxed: a reply reads it once or twice and either
+	 * answer is right) because the control plane changes it live. */
+	_Atomic uint32_t zero_copy_min;
+	/* -c: open TCP connections over every worker, enforced at accept.
+	 * Atomic (relaxed, read once per accept) for the same reason. */
+	_Atomic uint32_t max_connections;
 	uint32_t threads;             /* -t, for stats */
 	uint16_t tcp_port;            /* -p, for stats settings */
 	uint16_t udp_port;            /* -U, 0 = off */

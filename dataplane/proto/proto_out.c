@@ -135,7 +135,8 @@ room:
 int proto_out_value(struct proto_out *o, struct proto_worker *w,
 		    const struct cc_view *v)
 {
-	uint32_t min = w->server->settings.zero_copy_min;
+	uint32_t min = atomic_load_explicit(&w->server->settings.zero_copy_min,
+					    memory_order_relaxed);
 
 	if (min == 0 || v->value_len < min)
 		return proto_out_append(o, v->value, v->value_len);

@@ -145,7 +145,9 @@ static void stats_general(struct proto_req *r)
 	stat_u64(r, "pointer_size", 8 * sizeof(void *));
 	stat_rusage(r, "rusage_user", &ru.ru_utime);
 	stat_rusage(r, "rusage_system", &ru.ru_stime);
-	stat_u64(r, "max_connections", set->max_connections);
+	stat_u64(r, "max_connections",
+		 atomic_load_explicit(&set->max_connections,
+				      memory_order_relaxed));
 	stat_u64(r, "curr_connections", n.p.curr_connections);
 	stat_u64(r, "total_connections", n.p.total_connections);
 	stat_u64(r, "rejected_connections", n.p.rejected_connections);
@@ -217,7 +219,8 @@ static void stats_settings(struct proto_req *r)
 
 	cc_stats_read(s->cache, &cs);
 	stat_u64(r, "maxbytes", cs.limit_bytes);
-	stat_u64(r, "maxconns", set->max_connections);
+	stat_u64(r, "maxconns", atomic_load_explicit(&set->max_connections,
+						     memory_order_relaxed));
 	stat_u64(r, "tcpport", set->tcp_port);
 	stat_u64(r, "udpport", set->udp_port);
 	stat_u64(r, "verbosity",
@@ -230,7 +233,9 @@ static void stats_settings(struct proto_req *r)
 	stat_line(r, "binding_protocol", "ascii");
 	stat_u64(r, "item_size_max", set->item_max);
 	stat_yes(r, "flush_enabled", set->flush_enabled);
-	stat_u64(r, "zero_copy_min", set->zero_copy_min);
+	stat_u64(r, "zero_copy_min",
+		 atomic_load_explicit(&set->zero_copy_min,
+				      memory_order_relaxed));
 	stat_u64(r, "segment_size", cs.segment_size);
 }
 

@@ -126,7 +126,8 @@ static enum proto_cmd_result cmd_store(struct proto_req *r,
 static void value_reply(struct proto_req *r, const struct proto_token *key,
 			const struct cc_view *v, bool with_cas)
 {
-	uint32_t zmin = settings_of(r)->zero_copy_min;
+	uint32_t zmin = atomic_load_explicit(&settings_of(r)->zero_copy_min,
+					     memory_order_relaxed);
 	bool copy = zmin == 0 || v->value_len < zmin;
 	size_t room = key->len + 6 + 11 + 11 + 21 + 2;
 	char *p, *start;

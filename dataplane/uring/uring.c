@@ -613,6 +613,11 @@ bool dp_server_zero_copy(const struct dp_server *s)
 	return s->zc_ok;
 }
 
+int dp_server_worker_cpu(const struct dp_server *s, unsigned i)
+{
+	return i < s->nworkers ? s->workers[i]->cpu : -1;
+}
+
 void dp_server_join(struct dp_server *s)
 {
 	if (!s->started || s->joined)

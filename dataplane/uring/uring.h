@@ -31,7 +31,6 @@ struct dp_params {
 	uint16_t tcp_port;         /* 0: no TCP listener */
 	uint16_t udp_port;         /* 0: no UDP socket */
 	unsigned threads;          /* worker threads, at least 1 */
-	uint32_t max_connections;  /* open TCP connections over all workers */
 	bool pin;                  /* numa/-planned pinning, if CPUs suffice */
 };
 
@@ -64,6 +63,10 @@ void dp_server_join(struct dp_server *s);
 /* Frees the server and the workers' protocol state (clears ps->workers).
  * Joins first if the workers run. */
 void dp_server_destroy(struct dp_server *s);
+
+/* The CPU worker i is pinned to, -1 when it is not pinned (any thread,
+ * once dp_server_start returned). */
+int dp_server_worker_cpu(const struct dp_server *s, unsigned i);
 
 /* How long stopping workers keep sending what they owe. */
 #define DP_DRAIN_MS 500

@@ -389,8 +389,10 @@ void dp_tcp_on_accept(struct dp_worker *w, const struct io_uring_cqe *cqe)
 		close(fd);
 		return;
 	}
+	/* The limit may change live (control plane): read it once. */
 	if (atomic_fetch_add_explicit(&s->conns, 1, memory_order_relaxed) >=
-	    s->params.max_connections) {
+	    atomic_load_explicit(&s->ps->settings.max_connections,
+				 memory_order_relaxed)) {
 		ssize_t n;
 
 		atomic_fetch_sub_explicit(&s->conns, 1, memory_order_relaxed);
