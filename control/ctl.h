@@ -31,6 +31,8 @@ struct ctl_config {
 	bool flush_enabled;        /* cleared by -F */
 	uint64_t zero_copy_min;    /* --zero-copy-min, bytes; 0: never */
 	bool pin;                  /* cleared by --no-pin */
+	const char *metrics_listen; /* --metrics-listen ADDR:PORT; "" or
+				     * "off": no exporter */
 	bool help, version;        /* -h, -V: print and exit */
 };
 
@@ -42,6 +44,8 @@ enum ctl_kind {
 	CTL_SET,      /* bool set true, no value */
 	CTL_CLEAR,    /* bool set false, no value */
 	CTL_COUNT,    /* uint32_t incremented, no value */
+	CTL_LISTEN,   /* const char * ADDR:PORT, [IPV6]:PORT, :PORT (every
+		       * interface), or "" / "off" */
 };
 
 struct ctl_option {
@@ -56,6 +60,17 @@ struct ctl_option {
 
 extern const struct ctl_option ctl_options[];
 extern const size_t ctl_noptions;
+
+/* The exporter's default address. A bind failure there is a warning
+ * (another daemon may hold the port); on an address given by the
+ * operator it is an error. */
+extern const char ctl_metrics_listen_default[];
+
+/* Splits a CTL_LISTEN value into host ("" for every interface) and port
+ * (digits, 1 to 65535). Returns 0, 1 for "" or "off" (disabled), or
+ * -EINVAL with a message. */
+int ctl_listen_split(const char *value, char *host, size_t hostlen,
+		     char *port, size_t portlen, char *err, size_t errlen);
 
 /* The defaults: memcached's, except listening on 127.0.0.1 only. */
 void ctl_config_init(struct ctl_config *cfg);

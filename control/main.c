@@ -25,6 +25,7 @@
 
 #include "corecache.h"
 #include "ctl.h"
+#include "metrics.h"
 #include "proto.h"
 #include "uring.h"
 
@@ -145,6 +146,7 @@ int main(int argc, char **argv)
 	struct dp_params dp;
 	struct dp_server *srv;
 	struct cc_cache *cache;
+	struct ctl_metrics *metrics = NULL;
 	sigset_t sigs;
 	char msg[256];
 	int sigfd, err;
@@ -209,6 +211,10 @@ int main(int argc, char **argv)
 		err = 1;
 		goto out_server;
 	}
+	if (ctl_metrics_start(&cfg, &ps, srv, &metrics)) {
+		err = 1;
+		goto out_server;
+	}
 	if (cfg.verbosity)
 		fprintf(stderr, "%s %s: listening on %s, tcp %u, udp %u, "
 			"%u threads, %u MiB, items up to %llu bytes, "
@@ -222,6 +228,7 @@ int main(int argc, char **argv)
 	dp_server_join(srv);
 	err = 0;
 out_server:
+	ctl_metrics_stop(metrics);
 	dp_server_destroy(srv);
 out_cache:
 	cc_destroy(cache);

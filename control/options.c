@@ -53,6 +53,10 @@ const struct ctl_option ctl_options[] = {
 	{ 0, "no-pin", CTL_CLEAR, FIELD(pin), 0, 0, NULL,
 	  "do not pin worker threads to CPUs (they are pinned, one per "
 	  "CPU, when there are at least as many CPUs as threads)" },
+	{ 0, "metrics-listen", CTL_LISTEN, FIELD(metrics_listen), 0, 0,
+	  "<addr:port>", "serve Prometheus metrics (/metrics) and /healthz "
+	  "over HTTP there; [addr]:port for IPv6, :port for every "
+	  "interface (default: 127.0.0.1:9180, \"\" or off: none)" },
 	{ 'V', "version", CTL_SET, FIELD(version), 0, 0, NULL,
 	  "print version and exit" },
 	{ 'h', "help", CTL_SET, FIELD(help), 0, 0, NULL,
@@ -60,6 +64,8 @@ const struct ctl_option ctl_options[] = {
 };
 
 const size_t ctl_noptions = sizeof(ctl_options) / sizeof(ctl_options[0]);
+
+const char ctl_metrics_listen_default[] = "127.0.0.1:9180";
 
 void ctl_config_init(struct ctl_config *cfg)
 {
@@ -73,6 +79,7 @@ void ctl_config_init(struct ctl_config *cfg)
 	cfg->flush_enabled = true;
 	cfg->zero_copy_min = 16 * KIB;
 	cfg->pin = true;
+	cfg->metrics_listen = ctl_metrics_listen_default;
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -86,6 +93,47 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 	return -EINVAL;
+}
+
+int ctl_listen_split(const char *value, char *host, size_t hostlen,
+		     char *port, size_t portlen, char *err, size_t errlen)
+{
+	const char *colon, *h = value;
+	size_t hlen;
+	uint64_t v = 0;
+
+	if (!*value || strcmp(value, "off") == 0)
+		return 1;
+	if (*value == '[') {
+		const char *close = strchr(value, ']');
+
+		if (!close || close[1] != ':')
+			return fail(err, errlen, "'%s': an IPv6 address is "
+				    "written [addr]:port", value);
+		h = value + 1;
+		hlen = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		colon = strrchr(value, ':');
+		if (!colon)
+			return fail(err, errlen, "'%s' is not addr:port",
+				    value);
+		if (memchr(value, ':', (size_t)(colon - value)))
+			return fail(err, errlen, "'%s': an IPv6 address is "
+				    "written [addr]:port", value);
+		hlen = (size_t)(colon - value);
+	}
+	if (hlen >= hostlen || strlen(colon + 1) >= portlen)
+		return fail(err, errlen, "'%s' is too long", value);
+	if (colon[1] < '0' || colon[1] > '9' || strlen(colon + 1) > 5 ||
+	    strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+	    (v = strtoull(colon + 1, NULL, 10)) == 0 || v > 65535)
+		return fail(err, errlen, "'%s': the port must be a number "
+			    "from 1 to 65535", value);
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	strcpy(port, colon + 1);
+	return 0;
 }
 
 /* Digits only, then for sizes an optional k or m; no sign, no space. */
@@ -140,6 +188,19 @@ int ctl_option_set(struct ctl_config *cfg, const struct ctl_option *o,
 			return fail(err, errlen, "%s: empty value", label);
 		*(const char **)field = value;
 		return 0;
+	case CTL_LISTEN: {
+		char host[256], port[8];
+
+		if (!value || ctl_listen_split(value, host, sizeof(host), port,
+					       sizeof(port), err, errlen) < 0) {
+			char msg[192];
+
+			snprintf(msg, sizeof(msg), "%s", value ? err : "");
+			return fail(err, errlen, "%s: %s", label, msg);
+		}
+		*(const char **)field = value;
+		return 0;
+	}
 	case CTL_PORT:
 	case CTL_UINT:
 	case CTL_SIZE:
