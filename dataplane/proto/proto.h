@@ -109,9 +109,13 @@ static inline void proto_count(_Atomic uint64_t *counter, uint64_t delta)
  * start of the next, so a request costs one clock read.
  *
  * Buckets are log2-spaced: bucket i counts requests that took at most
- * 2^i microseconds (and more than 2^(i-1)), for i < PROTO_LATENCY_BUCKETS;
- * the last one counts the slower ones (about a second and above). */
-#define PROTO_LATENCY_BUCKETS 21
+ * 250 * 2^i nanoseconds (and more than half that), for i <
+ * PROTO_LATENCY_BUCKETS: 0.25 us, 0.5 us, 1 us, 2 us ... 1.048576 s, so
+ * every power of two of microseconds is a bound, and a get, which takes
+ * well under a microsecond here, is not lumped into the first bucket.
+ * The last one counts the slower ones (about a second and above). */
+#define PROTO_LATENCY_BUCKETS 23
+#define PROTO_LATENCY_BASE_NS 250
 
 /* Command classes: label, what falls in it. One list feeds the enum,
  * the classifier's names and the exporter. */
@@ -165,24 +169,25 @@ static inline uint64_t proto_clock_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* The bucket of a duration: the smallest i with ns <= 2^i us, or
+/* The bucket of a duration: the smallest i with ns <= 250 * 2^i, or
  * PROTO_LATENCY_BUCKETS past the last bound. */
 static inline unsigned proto_latency_bucket(uint64_t ns)
 {
-	/* ceil(ns / 1000): ns <= k us exactly when this is <= k. */
-	uint64_t us = ns / 1000 + (ns % 1000 != 0);
+	/* ceil(ns / 250): ns <= 250 k exactly when this is <= k. */
+	uint64_t q = ns / PROTO_LATENCY_BASE_NS +
+		     (ns % PROTO_LATENCY_BASE_NS != 0);
 	unsigned i;
 
-	if (us <= 1)
+	if (q <= 1)
 		return 0;
-	i = 64u - (unsigned)__builtin_clzll(us - 1);
+	i = 64u - (unsigned)__builtin_clzll(q - 1);
 	return i < PROTO_LATENCY_BUCKETS ? i : PROTO_LATENCY_BUCKETS;
 }
 
 /* Bucket i's upper bound in nanoseconds (i < PROTO_LATENCY_BUCKETS). */
 static inline uint64_t proto_latency_bound_ns(unsigned i)
 {
-	return 1000ull << i;
+	return (uint64_t)PROTO_LATENCY_BASE_NS << i;
 }
 
 /* Records one request of class cls that took ns nanoseconds; the calling

@@ -42,10 +42,12 @@ static void test_bucket_edges(void **state)
 	(void)state;
 	assert_int_equal(proto_latency_bucket(0), 0);
 	assert_int_equal(proto_latency_bucket(1), 0);
-	assert_int_equal(proto_latency_bucket(1000), 0);
-	assert_int_equal(proto_latency_bucket(1001), 1);
-	assert_int_equal(proto_latency_bucket(2000), 1);
-	assert_int_equal(proto_latency_bucket(2001), 2);
+	assert_int_equal(proto_latency_bucket(250), 0);
+	assert_int_equal(proto_latency_bucket(251), 1);
+	assert_int_equal(proto_latency_bucket(500), 1);
+	assert_int_equal(proto_latency_bucket(501), 2);
+	assert_int_equal(proto_latency_bucket(1000), 2);
+	assert_int_equal(proto_latency_bucket(1001), 3);
 	for (unsigned i = 1; i < PROTO_LATENCY_BUCKETS; i++) {
 		uint64_t bound = proto_latency_bound_ns(i);
 
@@ -57,7 +59,9 @@ static void test_bucket_edges(void **state)
 				 i + 1 < PROTO_LATENCY_BUCKETS ?
 				 i + 1 : PROTO_LATENCY_BUCKETS);
 	}
-	/* The last bound is 2^20 us, about a second. */
+	/* Every power of two of microseconds is a bound, up to 2^20 us,
+	 * about a second. */
+	assert_int_equal(proto_latency_bound_ns(2), 1000);
 	assert_int_equal(proto_latency_bound_ns(PROTO_LATENCY_BUCKETS - 1),
 			 1048576000ull);
 	assert_int_equal(proto_latency_bucket(5000000000ull),
@@ -115,16 +119,16 @@ static void test_sum_over_workers(void **state)
 	struct proto_latency_sum sum;
 
 	(void)state;
-	proto_latency_record(&w[0]->latency, PROTO_CLASS_get, 500);
+	proto_latency_record(&w[0]->latency, PROTO_CLASS_get, 200);
 	proto_latency_record(&w[0]->latency, PROTO_CLASS_get, 3000);
-	proto_latency_record(&w[1]->latency, PROTO_CLASS_get, 3000);
+	proto_latency_record(&w[1]->latency, PROTO_CLASS_get, 3300);
 	proto_latency_record(&w[1]->latency, PROTO_CLASS_set, 2000000000ull);
 	proto_latency_read(&s, &sum);
 
 	assert_int_equal(sum.count[PROTO_CLASS_get], 3);
 	assert_int_equal(sum.sum_ns[PROTO_CLASS_get], 6500);
 	assert_int_equal(sum.bucket[PROTO_CLASS_get][0], 1);
-	assert_int_equal(sum.bucket[PROTO_CLASS_get][2], 2);
+	assert_int_equal(sum.bucket[PROTO_CLASS_get][4], 2);  /* <= 4 us */
 	assert_int_equal(sum.count[PROTO_CLASS_set], 1);
 	assert_int_equal(sum.bucket[PROTO_CLASS_set][PROTO_LATENCY_BUCKETS],
 			 1);
