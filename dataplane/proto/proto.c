@@ -411,7 +411,7 @@ enum proto_status proto_process(struct proto_worker *w, struct proto_conn *c,
 			break;
 		}
 		if (start == 0)
-			start = proto_clock_ns();
+			start = proto_clock();
 		nl = memchr(p, '\n', avail);
 		if (!nl) {
 			if (!line_may_grow(p, avail)) {
@@ -443,8 +443,9 @@ enum proto_status proto_process(struct proto_worker *w, struct proto_conn *c,
 			*need = r.need;
 			break;
 		}
-		end = proto_clock_ns();
-		proto_latency_record(&w->latency, cls, end - start);
+		end = proto_clock();
+		proto_latency_record(&w->latency, cls,
+				     proto_clock_ns(end - start));
 		start = end;
 		pos += full + 1 + r.data_used;
 		if (c->errors == errors_before)

@@ -1,9 +1,10 @@
 /*
  * Request latency histograms: the command classes and the readers' side.
  *
- * The writer's side (proto_latency_record, inline in proto.h) is two
- * relaxed load-and-store pairs on the worker's own lines, called by the
- * dispatcher once per request. Readers sum the workers' histograms
+ * The writer's side (proto_clock and proto_latency_record, inline in
+ * proto.h) is one clock read and two relaxed load-and-store pairs on the
+ * worker's own lines, done by the dispatcher once per request; which
+ * clock is chosen here, once, before main. Readers sum the workers' histograms
  * without stopping them: every figure is a 64-bit relaxed atomic written
  * by one thread, so a read sees some recent value of each, never a torn
  * one; a histogram read mid-request may count the request in its bucket
@@ -13,7 +14,67 @@
  * bytes, so it costs a few comparisons; anything it does not know
  * (including what the dispatcher answers ERROR) is "other".
  */
+#include <time.h>
+
 #include "proto_internal.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
+uint64_t proto_tsc_mult;
+
+/* ---- the clock ---- */
+
+#if defined(__x86_64__) || defined(__i386__)
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Nanoseconds per call of a clock, over 2000 calls. */
+static uint64_t cost_of(bool tsc)
+{
+	uint64_t t0 = monotonic_ns(), sink = 0;
+
+	for (int i = 0; i < 2000; i++)
+		sink += tsc ? __builtin_ia32_rdtsc() : monotonic_ns();
+	__asm__ volatile("" : : "r"(sink));
+	return (monotonic_ns() - t0) / 2000;
+}
+
+/*
+ * Runs before main (and so before any worker): picks the TSC if the CPU
+ * says it ticks at a constant rate in every power state (CPUID
+ * 0x80000007, EDX bit 8) and reading it is cheaper than clock_gettime,
+ * then measures its rate against CLOCK_MONOTONIC over 2 ms. A TSC slower
+ * than 1 GHz keeps clock_gettime (the multiplier must stay below 2^32).
+ */
+__attribute__((constructor)) static void clock_choose(void)
+{
+	unsigned a, b, c, d;
+	uint64_t t0, c0, t1, c1;
+
+	if (!__get_cpuid(0x80000000, &a, &b, &c, &d) || a < 0x80000007)
+		return;
+	__get_cpuid(0x80000007, &a, &b, &c, &d);
+	if (!(d & (1u << 8)) || cost_of(true) >= cost_of(false))
+		return;
+	t0 = monotonic_ns();
+	c0 = __builtin_ia32_rdtsc();
+	do
+		t1 = monotonic_ns();
+	while (t1 - t0 < 2000000);
+	c1 = __builtin_ia32_rdtsc();
+	if (c1 - c0 > t1 - t0)
+		proto_tsc_mult = ((t1 - t0) << 32) / (c1 - c0);
+}
+#endif
+
+/* ---- classes ---- */
 
 static const char *const class_names[PROTO_NCLASSES] = {
 #define PROTO_CLASS_NAME(name, help) #name,

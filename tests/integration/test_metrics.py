@@ -4,7 +4,8 @@ corecached with --metrics-listen on a free loopback port.
 
   exposition  traffic from pymemcache, then /metrics: promtool check
               metrics finds no problem, and the counters, gauges and the
-              latency histogram say exactly what the traffic did
+              latency histogram say exactly what the traffic did; the
+              files in deploy/ pass promtool check config and rules
   http        /healthz, 404, 405, HEAD, malformed and oversized requests,
               a slow client and idle clients past the client bound: none
               stops another scrape, the daemon lives on
@@ -135,6 +136,19 @@ def exposition(cmd):
             expect((p.returncode, out.strip()), (0, ""),
                    "promtool check metrics")
 
+        def deploy_files():
+            # deploy/prometheus.yml and its rules load in Prometheus.
+            tool = shutil.which("promtool")
+            deploy = os.path.join(os.path.dirname(os.path.abspath(
+                __file__)), "..", "..", "deploy")
+            for what, name in [("config", "prometheus.yml"),
+                               ("rules", "corecache-rules.yml")]:
+                p = subprocess.run([tool, "check", what,
+                                    os.path.join(deploy, name)],
+                                   capture_output=True, timeout=30)
+                expect(p.returncode, 0, "promtool check %s %s: %s"
+                       % (what, name, (p.stdout + p.stderr).decode()))
+
         def moved(key, delta):
             expect(after.get(key, -1) - before.get(key, 0), delta, key)
 
@@ -190,6 +204,7 @@ def exposition(cmd):
             check(0 < s < count, "sum of 100 gets in (0, 100 s)", s)
 
         checks.run("promtool", promtool)
+        checks.run("deploy-files", deploy_files)
         checks.run("commands", commands)
         checks.run("workers", workers)
         checks.run("histogram", histogram)

@@ -2,7 +2,7 @@
  * Unit tests of the request latency histograms (dataplane/proto,
  * proto_latency.c and the recording in proto.c): bucket edges at the
  * exact powers of two, the classifier's table, sums and counts over
- * workers, the dispatcher timing each request of a pipelined batch once
+ * workers, the request clock's conversion to nanoseconds, the dispatcher timing each request of a pipelined batch once
  * in its own class, and a reader summing while the owner writes (the
  * thread-sanitizer build runs this one too).
  */
@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -167,6 +168,49 @@ static void test_dispatch_records(void **state)
 	assert_string_equal(f->reply + f->reply_len - 8, "STORED\r\n");
 }
 
+/* The request clock against CLOCK_MONOTONIC over one interval: the
+ * TSC's measured rate converts it to within 1% (the interval's length
+ * does not matter, only that both clocks saw the same one). */
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void test_clock(void **state)
+{
+	struct timespec pause = { .tv_nsec = 20000000 };
+	uint64_t m0a, m0b, m1a, m1b, c0, c1, ns;
+	uint64_t saved = proto_tsc_mult;
+
+	(void)state;
+	print_message("request clock: %s\n", proto_tsc_mult ?
+		      "TSC" : "clock_gettime");
+	/* Each reading of the request clock between two monotonic ones:
+	 * its interval lies between the inner and the outer one, however
+	 * long the thread is preempted. */
+	m0a = monotonic_ns();
+	c0 = proto_clock();
+	m0b = monotonic_ns();
+	nanosleep(&pause, NULL);
+	m1a = monotonic_ns();
+	c1 = proto_clock();
+	m1b = monotonic_ns();
+	ns = proto_clock_ns(c1 - c0);
+	assert_true(ns * 100 >= (m1a - m0b) * 99);
+	assert_true(ns * 100 <= (m1b - m0a) * 101);
+
+	/* The conversion itself, with a 2 GHz TSC (0.5 ns a tick): short
+	 * intervals exactly, long ones (past 2^32 ticks) to 16 bits. */
+	proto_tsc_mult = 1ull << 31;
+	assert_int_equal(proto_clock_ns(1000), 500);
+	assert_int_equal(proto_clock_ns(0xffffffffull), 0x7fffffffull);
+	assert_int_equal(proto_clock_ns(1ull << 40), 1ull << 39);
+	proto_tsc_mult = saved;
+}
+
 /* A reader summing while the owner records: counts never go down, never
  * pass what was written, and end exactly at it. */
 #define WRITES 200000
@@ -213,6 +257,7 @@ int main(void)
 		cmocka_unit_test(test_bucket_edges),
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_sum_over_workers),
+		cmocka_unit_test(test_clock),
 		cmocka_unit_test_setup_teardown(test_dispatch_records,
 						pfx_setup, pfx_teardown),
 		cmocka_unit_test(test_read_while_writing),
