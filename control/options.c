@@ -54,7 +54,7 @@ const struct ctl_option ctl_options[] = {
 	  "do not pin worker threads to CPUs (they are pinned, one per "
 	  "CPU, when there are at least as many CPUs as threads)" },
 	{ 0, "metrics-listen", CTL_LISTEN, FIELD(metrics_listen), 0, 0,
-	  "<addr:port>", "serve Prometheus metrics (/metrics) and /healthz "
+	  "<ip:port>", "serve Prometheus metrics (/metrics) and /healthz "
 	  "over HTTP there; [addr]:port for IPv6, :port for every "
 	  "interface (default: 127.0.0.1:9180, \"\" or off: none)" },
 	{ 'V', "version", CTL_SET, FIELD(version), 0, 0, NULL,
