@@ -169,13 +169,18 @@ static void family(struct ctl_buf *b, const char *name, const char *type,
 	if (n >= 8 && strcmp(help + n - 8, " (gauge)") == 0)
 		n -= 8;
 	ctl_buf_printf(b, "# HELP %s ", name);
-	for (size_t i = 0; i < n; i++) {
-		if (help[i] == '\\')
-			ctl_buf_append(b, "\\\\", 2);
-		else if (help[i] == '\n')
-			ctl_buf_append(b, "\\n", 2);
-		else
-			ctl_buf_append(b, &help[i], 1);
+	for (size_t i = 0; i < n;) {
+		size_t run = strcspn(help + i, "\\\n");
+
+		if (run > n - i)
+			run = n - i;
+		ctl_buf_append(b, help + i, run);
+		i += run;
+		if (i < n) {
+			ctl_buf_append(b, help[i] == '\n' ? "\\n" : "\\\\",
+				       2);
+			i++;
+		}
 	}
 	ctl_buf_printf(b, "\n# TYPE %s %s\n", name, type);
 }
