@@ -14,12 +14,15 @@
 # measured is the server's. On a machine shared with other work, a burst
 # of it lands in some phases and not others: the ratio reported is the
 # median of the rounds' ratios, which such a burst moves little; the
-# pooled one (all gets with scrapes over all without) is printed too.
+# pooled one (all gets with scrapes over all without) is printed too, and
+# cpu_ratio: gets per second of the server's CPU time (utime + stime of
+# the process, exporter thread included) with scrapes over without, which
+# CPU taken by other programs does not move.
 #
 # A benchmark, not a test: it never fails for being slow. About a minute
 # (ROUNDS * 4 * PHASE seconds plus warm-up). Ends with one line:
-#   control scrape_ratio=X pooled_ratio=X get_ops=X get_ops_scraped=X
-#   scrapes=N scrape_ms=X
+#   control scrape_ratio=X pooled_ratio=X cpu_ratio=X get_ops=X
+#   get_ops_scraped=X scrapes=N scrape_ms=X
 # where scrape_ratio is the throughput with scrapes over without (median
 # of the rounds; target >= 0.99), get_ops the gets per second without
 # scrapes, get_ops_scraped with, scrapes the /metrics pages fetched and
@@ -77,6 +80,13 @@ def cmd_get(port):
         if line.startswith("STAT cmd_get "):
             return int(line.split()[2])
     raise RuntimeError("stats: no cmd_get")
+
+
+def cpu_ticks(pid):
+    """utime + stime of the whole process, in clock ticks."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rpartition(")")[2].split()
+    return int(fields[11]) + int(fields[12])
 
 
 def wait_port(port, proc):
@@ -149,6 +159,7 @@ try:
     # Warm-up: memcaslap's prefill, then steady gets.
     time.sleep(5)
     ops = {False: [0, 0.0], True: [0, 0.0]}
+    cpu = {False: 0, True: 0}
     ratios = []
     for r in range(rounds):
         this = {False: [0, 0.0], True: [0, 0.0]}
@@ -159,8 +170,11 @@ try:
                 scraper.on.clear()
             time.sleep(0.2)  # let the switch settle
             g0, t0 = cmd_get(port), time.monotonic()
+            c0 = cpu_ticks(server.pid)
             time.sleep(phase)
+            c1 = cpu_ticks(server.pid)
             g1, t1 = cmd_get(port), time.monotonic()
+            cpu[scraping] += c1 - c0
             if client.poll() is not None:
                 raise RuntimeError("memcaslap exited early")
             for acc in (ops, this):
@@ -177,9 +191,13 @@ try:
     scraped = ops[True][0] / ops[True][1]
     ratios.sort()
     median = (ratios[(rounds - 1) // 2] + ratios[rounds // 2]) / 2
-    print("control scrape_ratio=%.4f pooled_ratio=%.4f get_ops=%.0f "
-          "get_ops_scraped=%.0f scrapes=%d scrape_ms=%.3f"
-          % (median, scraped / base, base, scraped, scraper.pages,
+    # Gets per second of the server's CPU time: what a scrape costs in
+    # the server's work, whatever CPU other programs took meanwhile.
+    per_cpu = {k: ops[k][0] / max(1, cpu[k]) for k in cpu}
+    print("control scrape_ratio=%.4f pooled_ratio=%.4f cpu_ratio=%.4f "
+          "get_ops=%.0f get_ops_scraped=%.0f scrapes=%d scrape_ms=%.3f"
+          % (median, scraped / base, per_cpu[True] / per_cpu[False], base,
+             scraped, scraper.pages,
              1000 * scraper.seconds / max(1, scraper.pages)))
 finally:
     for p in (client, server):
