@@ -44,6 +44,7 @@
 #define CTL_PATH_MAX 108   /* sun_path, NUL included */
 #define CTL_NAME_MAX 64
 #define CTL_FILE_MAX 4096
+#define CTL_LISTEN_MAX (CTL_ADDR_MAX + 8)  /* address, ':', port */
 
 struct ctl_config {
 	uint16_t tcp_port;         /* -p; 0: no TCP */
@@ -62,6 +63,8 @@ struct ctl_config {
 	char control_socket[CTL_PATH_MAX];  /* "": no control socket */
 	char control_group[CTL_NAME_MAX];   /* "": owner only (0600) */
 	char config_file[CTL_FILE_MAX];     /* --config; "": none */
+	char metrics_listen[CTL_LISTEN_MAX]; /* --metrics-listen ADDR:PORT;
+					      * "" or "off": no exporter */
 	bool help, version;        /* -h, -V: print and exit */
 };
 
@@ -74,6 +77,8 @@ enum ctl_kind {
 	CTL_CLEAR,    /* bool set false, no value on the command line */
 	CTL_COUNT,    /* uint32_t incremented per flag, up to max; a number
 		       * in [min, max] in the file and at run time */
+	CTL_LISTEN,   /* char[max] as CTL_STRING, holding ADDR:PORT,
+		       * [IPV6]:PORT, :PORT (every interface), or "" / "off" */
 };
 
 /* Option flags. */
@@ -98,6 +103,23 @@ struct ctl_option {
 extern const struct ctl_option ctl_options[];
 extern const size_t ctl_noptions;
 #define CTL_OPTIONS_MAX 32
+
+/* The exporter's default address. A bind failure there is a warning
+ * (another daemon may hold the port); on another address it is an
+ * error. */
+extern const char ctl_metrics_listen_default[];
+
+/* Splits a CTL_LISTEN value into host ("" for every interface) and port
+ * (digits, 1 to 65535). Returns 0, 1 for "" or "off" (disabled), or
+ * -EINVAL with a message. */
+int ctl_listen_split(const char *value, char *host, size_t hostlen,
+		     char *port, size_t portlen, char *err, size_t errlen);
+
+/* Options whose value is text stored in place (char[max]). */
+static inline bool ctl_kind_text(enum ctl_kind k)
+{
+	return k == CTL_STRING || k == CTL_LISTEN;
+}
 
 /* The defaults: memcached's, except listening on 127.0.0.1 only; the
  * control socket at ctl_default_socket(). */

@@ -29,6 +29,7 @@
 
 #include "corecache.h"
 #include "ctl.h"
+#include "metrics.h"
 #include "proto.h"
 #include "uring.h"
 
@@ -222,6 +223,7 @@ int main(int argc, char **argv)
 	struct dp_params dp;
 	struct dp_server *srv;
 	struct cc_cache *cache;
+	struct ctl_metrics *metrics = NULL;
 	sigset_t sigs;
 	int sigfd, err;
 
@@ -295,6 +297,12 @@ int main(int argc, char **argv)
 		dp_server_join(srv);
 		goto out_control;
 	}
+	if (ctl_metrics_start(&cfg, &ps, srv, &metrics)) {
+		err = 1;
+		dp_server_stop(srv);
+		dp_server_join(srv);
+		goto out_control;
+	}
 	ctl_log(CTL_LOG_INFO, "%s %s: listening on %s, tcp %u, udp %u, %u "
 		"threads, %u MiB, items up to %llu bytes, zero-copy send %s, "
 		"control socket %s", prog, CORECACHE_VERSION, cfg.listen_addr,
@@ -312,6 +320,7 @@ out_control:
 out_daemon:
 	ctl_daemon_deinit(&d);
 out_server:
+	ctl_metrics_stop(metrics);
 	dp_server_destroy(srv);
 out_cache:
 	cc_destroy(cache);

@@ -81,6 +81,11 @@ const struct ctl_option ctl_options[] = {
 	  "<file>", "read options from this INI file (keys are the long "
 	  "option names); flags win over it; SIGHUP and corecachectl reload "
 	  "re-read it", CTL_OPT_CMDLINE, NULL },
+	{ 0, "metrics-listen", CTL_LISTEN, FIELD(metrics_listen), 0,
+	  CTL_LISTEN_MAX, "<ip:port>", "serve Prometheus metrics (/metrics) "
+	  "and /healthz over HTTP there; [addr]:port for IPv6, :port for "
+	  "every interface (default: 127.0.0.1:9180, \"\" or off: none)",
+	  CTL_OPT_EMPTY, NULL },
 	{ 'V', "version", CTL_SET, FIELD(version), 0, 0, NULL,
 	  "print version and exit", CTL_OPT_CMDLINE, NULL },
 	{ 'h', "help", CTL_SET, FIELD(help), 0, 0, NULL,
@@ -90,6 +95,8 @@ const struct ctl_option ctl_options[] = {
 const size_t ctl_noptions = sizeof(ctl_options) / sizeof(ctl_options[0]);
 _Static_assert(sizeof(ctl_options) / sizeof(ctl_options[0]) <=
 	       CTL_OPTIONS_MAX, "struct ctl_layers has a slot per option");
+
+const char ctl_metrics_listen_default[] = "127.0.0.1:9180";
 
 void ctl_config_init(struct ctl_config *cfg)
 {
@@ -104,6 +111,8 @@ void ctl_config_init(struct ctl_config *cfg)
 	cfg->zero_copy_min = 16 * KIB;
 	cfg->pin = true;
 	ctl_default_socket(cfg->control_socket, sizeof(cfg->control_socket));
+	snprintf(cfg->metrics_listen, sizeof(cfg->metrics_listen), "%s",
+		 ctl_metrics_listen_default);
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -117,6 +126,47 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 	return -EINVAL;
+}
+
+int ctl_listen_split(const char *value, char *host, size_t hostlen,
+		     char *port, size_t portlen, char *err, size_t errlen)
+{
+	const char *colon, *h = value;
+	size_t hlen;
+	uint64_t v = 0;
+
+	if (!*value || strcmp(value, "off") == 0)
+		return 1;
+	if (*value == '[') {
+		const char *close = strchr(value, ']');
+
+		if (!close || close[1] != ':')
+			return fail(err, errlen, "'%s': an IPv6 address is "
+				    "written [addr]:port", value);
+		h = value + 1;
+		hlen = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		colon = strrchr(value, ':');
+		if (!colon)
+			return fail(err, errlen, "'%s' is not addr:port",
+				    value);
+		if (memchr(value, ':', (size_t)(colon - value)))
+			return fail(err, errlen, "'%s': an IPv6 address is "
+				    "written [addr]:port", value);
+		hlen = (size_t)(colon - value);
+	}
+	if (hlen >= hostlen || strlen(colon + 1) >= portlen)
+		return fail(err, errlen, "'%s' is too long", value);
+	if (colon[1] < '0' || colon[1] > '9' || strlen(colon + 1) > 5 ||
+	    strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+	    (v = strtoull(colon + 1, NULL, 10)) == 0 || v > 65535)
+		return fail(err, errlen, "'%s': the port must be a number "
+			    "from 1 to 65535", value);
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	strcpy(port, colon + 1);
+	return 0;
 }
 
 /* Digits only, then for sizes an optional k or m; no sign, no space. */
@@ -198,6 +248,22 @@ static int set_value(struct ctl_config *cfg, const struct ctl_option *o,
 				    label, (unsigned long long)o->max - 1);
 		memcpy(field, value, strlen(value) + 1);
 		return 0;
+	case CTL_LISTEN: {
+		char host[256], port[8];
+
+		if (!value || ctl_listen_split(value, host, sizeof(host), port,
+					       sizeof(port), err, errlen) < 0) {
+			char msg[192];
+
+			snprintf(msg, sizeof(msg), "%s", value ? err : "");
+			return fail(err, errlen, "%s: %s", label, msg);
+		}
+		if (strlen(value) >= o->max)
+			return fail(err, errlen, "%s: longer than %llu bytes",
+				    label, (unsigned long long)o->max - 1);
+		memcpy(field, value, strlen(value) + 1);
+		return 0;
+	}
 	case CTL_PORT:
 	case CTL_UINT:
 	case CTL_SIZE:
@@ -258,6 +324,7 @@ static size_t field_size(const struct ctl_option *o)
 	case CTL_SIZE:
 		return sizeof(uint64_t);
 	case CTL_STRING:
+	case CTL_LISTEN:
 		return (size_t)o->max;
 	case CTL_SET:
 	case CTL_CLEAR:
@@ -272,7 +339,7 @@ bool ctl_option_differs(const struct ctl_config *a, const struct ctl_config *b,
 	const char *fa = (const char *)a + o->offset;
 	const char *fb = (const char *)b + o->offset;
 
-	if (o->kind == CTL_STRING)
+	if (ctl_kind_text(o->kind))
 		return strcmp(fa, fb) != 0;
 	return memcmp(fa, fb, field_size(o)) != 0;
 }
@@ -302,6 +369,7 @@ void ctl_option_format(const struct ctl_config *cfg,
 			 (unsigned long long)*(const uint64_t *)field);
 		break;
 	case CTL_STRING:
+	case CTL_LISTEN:
 		snprintf(buf, len, "%s", field);
 		break;
 	case CTL_SET:

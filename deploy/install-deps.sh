@@ -11,6 +11,7 @@ packages=(
   libinih-dev
   clang libclang-rt-14-dev
   memcached libmemcached-tools python3-pymemcache
+  prometheus
 )
 
 missing=()
@@ -35,4 +36,11 @@ $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 # reference, so the packaged service is stopped and kept off.
 if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled memcached >/dev/null 2>&1; then
   $sudo systemctl disable --now memcached >/dev/null 2>&1 || true
+fi
+# Debian's prometheus package likewise starts a server (on :9090) that
+# scrapes itself; the exporter's tests and deploy/prometheus.yml run their
+# own, so the packaged one is stopped and kept off (promtool is what the
+# tests need from it).
+if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled prometheus >/dev/null 2>&1; then
+  $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
 fi

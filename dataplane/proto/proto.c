@@ -360,15 +360,19 @@ static bool line_may_grow(const char *p, size_t avail)
 	       (avail >= 5 && memcmp(p, "gets ", 5) == 0);
 }
 
-static enum proto_cmd_result dispatch(struct proto_req *r)
+/* Runs one request; *cls gets its class for the latency histograms. */
+static enum proto_cmd_result dispatch(struct proto_req *r,
+				      enum proto_class *cls)
 {
 	struct proto_token tok[PROTO_TOKENS_MAX];
 	unsigned ntok = proto_tokenize(r->line, r->line_len, tok,
 				       PROTO_TOKENS_MAX);
 
+	*cls = PROTO_CLASS_other;
 	/* memcached: no command is shorter than two bytes. */
 	if (ntok == 0 || tok[0].len < 2)
 		return proto_error(r, "ERROR");
+	*cls = proto_classify(tok[0].s, tok[0].len);
 	if (tok[0].s[0] == 'm' && tok[0].len == 2) {
 		switch (tok[0].s[1]) {
 		case 'g': case 's': case 'd': case 'a': case 'n': case 'e':
@@ -399,11 +403,16 @@ enum proto_status proto_process(struct proto_worker *w, struct proto_conn *c,
 {
 	enum proto_status st = PROTO_MORE;
 	size_t pos = 0;
+	/* When the request being framed started: read once per request,
+	 * as the previous one's end (0: not read yet in this call). */
+	uint64_t start = 0;
 
 	*need = 0;
 	while (pos < len) {
 		struct proto_req r;
 		enum proto_cmd_result res;
+		enum proto_class cls;
+		uint64_t end;
 		char *p = in + pos, *nl, *eol, eol_byte;
 		size_t avail = len - pos, full;
 		uint32_t errors_before;
@@ -419,6 +428,8 @@ enum proto_status proto_process(struct proto_worker *w, struct proto_conn *c,
 			st = PROTO_BLOCKED;
 			break;
 		}
+		if (start == 0)
+			start = proto_clock();
 		nl = memchr(p, '\n', avail);
 		if (!nl) {
 			if (!line_may_grow(p, avail)) {
@@ -444,12 +455,16 @@ enum proto_status proto_process(struct proto_worker *w, struct proto_conn *c,
 		r.data_avail = avail - full - 1;
 		errors_before = c->errors;
 
-		res = dispatch(&r);
+		res = dispatch(&r, &cls);
 		if (res == PROTO_CMD_AGAIN) {
 			unframe(p, r.line_len, eol, eol_byte);
 			*need = r.need;
 			break;
 		}
+		end = proto_clock();
+		proto_latency_record(&w->latency, cls,
+				     proto_clock_ns(end - start));
+		start = end;
 		pos += full + 1 + r.data_used;
 		if (c->errors == errors_before)
 			c->errors = 0;

@@ -103,6 +103,145 @@ static inline void proto_count(_Atomic uint64_t *counter, uint64_t delta)
 		memory_order_relaxed);
 }
 
+/* ---- request latency ----
+ *
+ * Each worker keeps, per command class, a histogram of the time its
+ * requests spend in the protocol layer: from when the worker starts
+ * framing a request until its reply is queued (parsing, the engine, the
+ * reply's bytes). Time in the kernel, in the ring and in the send is not
+ * in it. Pipelined requests are timed one by one: the end of one is the
+ * start of the next, so a request costs one clock read.
+ *
+ * Buckets are log2-spaced: bucket i counts requests that took at most
+ * 250 * 2^i nanoseconds (and more than half that), for i <
+ * PROTO_LATENCY_BUCKETS: 0.25 us, 0.5 us, 1 us, 2 us ... 1.048576 s, so
+ * every power of two of microseconds is a bound, and a get, which takes
+ * well under a microsecond here, is not lumped into the first bucket.
+ * The last one counts the slower ones (about a second and above). */
+#define PROTO_LATENCY_BUCKETS 23
+#define PROTO_LATENCY_BASE_NS 250
+
+/* Command classes: label, what falls in it. One list feeds the enum,
+ * the classifier's names and the exporter. */
+#define PROTO_CLASSES(X)                                                \
+	X(get, "get, gets")                                             \
+	X(set, "set, add, replace, append, prepend, cas")               \
+	X(delete, "delete")                                             \
+	X(incr_decr, "incr, decr")                                      \
+	X(touch, "touch, gat, gats")                                    \
+	X(mg, "meta get")                                               \
+	X(ms, "meta set")                                               \
+	X(md, "meta delete")                                            \
+	X(ma, "meta arithmetic")                                        \
+	X(other, "every other command, and malformed requests")
+
+enum proto_class {
+#define PROTO_CLASS_ENUM(name, help) PROTO_CLASS_##name,
+	PROTO_CLASSES(PROTO_CLASS_ENUM)
+#undef PROTO_CLASS_ENUM
+	PROTO_NCLASSES
+};
+
+/* One class's histogram: counts per bucket (not cumulative) and the sum
+ * of the durations. The count is the buckets' sum, so the two never
+ * disagree. Written like proto_counters: by the owner only. */
+struct proto_latency_class {
+	_Atomic uint64_t bucket[PROTO_LATENCY_BUCKETS + 1];
+	_Atomic uint64_t sum_ns;
+};
+
+struct proto_latency {
+	struct proto_latency_class cls[PROTO_NCLASSES];
+} __attribute__((aligned(64)));
+
+/* What the exporter reads: every worker's histograms summed, plainly. */
+struct proto_latency_sum {
+	uint64_t bucket[PROTO_NCLASSES][PROTO_LATENCY_BUCKETS + 1];
+	uint64_t sum_ns[PROTO_NCLASSES];
+	uint64_t count[PROTO_NCLASSES];
+};
+
+/*
+ * The request clock: the TSC where it is invariant and cheaper to read
+ * than clock_gettime, else CLOCK_MONOTONIC in nanoseconds. Chosen once at
+ * start-up (proto_latency.c measures both: on the development VM rdtsc
+ * costs about 12 ns and clock_gettime through the vDSO 26; with a
+ * clocksource the vDSO cannot read, clock_gettime is a system call, and
+ * under a hypervisor that traps rdtsc, rdtsc is the slow one).
+ * proto_tsc_mult is then nanoseconds per tick in 32.32 fixed point, or 0
+ * for clock_gettime; it is written before main runs and only read after.
+ */
+extern uint64_t proto_tsc_mult;
+
+static inline uint64_t proto_clock(void)
+{
+	struct timespec ts;
+
+#if defined(__x86_64__) || defined(__i386__)
+	if (proto_tsc_mult)
+		return __builtin_ia32_rdtsc();
+#endif
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Nanoseconds in an interval of proto_clock() readings. */
+static inline uint64_t proto_clock_ns(uint64_t ticks)
+{
+	if (!proto_tsc_mult)
+		return ticks;
+	/* The multiplier is below 2^32 (a TSC above 1 GHz); intervals
+	 * past 2^32 ticks (a second or more) lose their low 16 bits. */
+	if (ticks >> 32)
+		return ((ticks >> 16) * proto_tsc_mult) >> 16;
+	return (ticks * proto_tsc_mult) >> 32;
+}
+
+/* The bucket of a duration: the smallest i with ns <= 250 * 2^i, or
+ * PROTO_LATENCY_BUCKETS past the last bound. */
+static inline unsigned proto_latency_bucket(uint64_t ns)
+{
+	/* ceil(ns / 250): ns <= 250 k exactly when this is <= k. */
+	uint64_t q = ns / PROTO_LATENCY_BASE_NS +
+		     (ns % PROTO_LATENCY_BASE_NS != 0);
+	unsigned i;
+
+	if (q <= 1)
+		return 0;
+	i = 64u - (unsigned)__builtin_clzll(q - 1);
+	return i < PROTO_LATENCY_BUCKETS ? i : PROTO_LATENCY_BUCKETS;
+}
+
+/* Bucket i's upper bound in nanoseconds (i < PROTO_LATENCY_BUCKETS). */
+static inline uint64_t proto_latency_bound_ns(unsigned i)
+{
+	return (uint64_t)PROTO_LATENCY_BASE_NS << i;
+}
+
+/* Records one request of class cls that took ns nanoseconds; the calling
+ * thread must own h. Relaxed load and store, as proto_count. */
+static inline void proto_latency_record(struct proto_latency *h,
+					enum proto_class cls, uint64_t ns)
+{
+	struct proto_latency_class *k = &h->cls[cls];
+
+	proto_count(&k->bucket[proto_latency_bucket(ns)], 1);
+	proto_count(&k->sum_ns, ns);
+}
+
+/* The class of a command by its first token (s, len bytes). */
+enum proto_class proto_classify(const char *s, size_t len);
+
+/* A class's label ("get", "mg", ...) and its description. */
+const char *proto_class_name(enum proto_class cls);
+const char *proto_class_help(enum proto_class cls);
+
+/* Adds one histogram into sum (any thread, without stopping the owner:
+ * each figure is read once, relaxed, so a request being recorded may be
+ * in a bucket and not yet in the sum). */
+void proto_latency_add(const struct proto_latency *h,
+		       struct proto_latency_sum *sum);
+
 struct proto_worker;
 
 /* Process-wide state: one per server. */
@@ -127,11 +266,16 @@ struct proto_worker {
 	struct cc_thread *thread;
 	uint32_t id;
 	struct proto_counters counters;
+	struct proto_latency latency;
 } __attribute__((aligned(64)));
 
 /* Sums every worker's counters (any thread). */
 void proto_counters_read(const struct proto_server *s,
 			 struct proto_counters *sum);
+
+/* Sums every worker's histograms into sum, zeroed first (any thread). */
+void proto_latency_read(const struct proto_server *s,
+			struct proto_latency_sum *sum);
 
 /* ---- reply queue ---- */
 

@@ -301,7 +301,7 @@ static void test_table(void **state)
 		for (size_t j = 0; j < i; j++)
 			assert_string_not_equal(o->name, ctl_options[j].name);
 		/* String options are stored in place, sized by max. */
-		if (o->kind == CTL_STRING)
+		if (ctl_kind_text(o->kind))
 			assert_true(o->max >= 2);
 	}
 	assert_null(ctl_option_find("nope"));
