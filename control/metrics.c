@@ -337,7 +337,8 @@ static void render_process(struct ctl_buf *b, const struct proto_server *ps)
 	       now > (uint64_t)ps->started ? now - (uint64_t)ps->started : 0);
 	family(b, "corecache_max_connections", "gauge",
 	       "Client connection limit (-c)");
-	sample(b, "corecache_max_connections", NULL, set->max_connections);
+	sample(b, "corecache_max_connections", NULL,
+	       atomic_load_explicit(&set->max_connections, memory_order_relaxed));
 	family(b, "corecache_worker_threads", "gauge", "Worker threads (-t)");
 	sample(b, "corecache_worker_threads", NULL, ps->nworkers);
 
