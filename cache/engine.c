@@ -1,5 +1,7 @@
 /*
- * The engine's public operations, in memcached's terms.
+ * The engine's public operations, in memcached's terms: reads, stores
+ * and deletes here; those that rewrite a version from the engine's own
+ * copy of it (incr/decr, touch, gat, meta invalidation) in rewrite.c.
  *
  * Items are immutable once published: every change (set, append, incr,
  * touch, ...) writes a new version into the calling thread's open segment
@@ -35,8 +37,8 @@ static int check_key(size_t key_len)
 
 /* What every single-key operation does first: refuse a bad key, read the
  * clock, hash. */
-static int op_begin(struct cc_thread *t, const void *key, size_t key_len,
-		    struct cc_hashed *h)
+int cc_op_begin(struct cc_thread *t, const void *key, size_t key_len,
+		struct cc_hashed *h)
 {
 	int rc = check_key(key_len);
 
@@ -47,32 +49,8 @@ static int op_begin(struct cc_thread *t, const void *key, size_t key_len,
 	return 0;
 }
 
-/* memcached's exptime rules. Returns false if the item is born expired. */
-static bool expiry_of(int64_t exptime, uint32_t now, uint32_t *expiry)
-{
-	int64_t at;
-
-	*expiry = 0;
-	if (exptime == 0)
-		return true;
-	if (exptime < 0)
-		return false;
-	at = exptime <= CC_TTL_RELATIVE_MAX ? (int64_t)now + exptime : exptime;
-	if (at <= now)
-		return false;
-	*expiry = at > UINT32_MAX ? UINT32_MAX : (uint32_t)at;
-	return true;
-}
-
-/* The current version of a key as seen by a lock-free lookup. */
-struct current {
-	uint64_t loc;     /* 0 if absent */
-	bool live;        /* present, not expired, not flushed */
-	struct cc_item it;
-};
-
-static void find_current(struct cc_thread *t, const struct cc_hashed *h,
-			 const void *key, uint8_t key_len, struct current *cur)
+void cc_find_current(struct cc_thread *t, const struct cc_hashed *h,
+		     const void *key, uint8_t key_len, struct cc_current *cur)
 {
 	struct cc_cache *c = t->cache;
 
@@ -84,25 +62,7 @@ static void find_current(struct cc_thread *t, const struct cc_hashed *h,
 	cur->live = cc_item_state(c, cur->loc, &cur->it, t->now) == CC_ITEM_LIVE;
 }
 
-/* What a new version holds: the value in up to two pieces (append and
- * prepend join old and new) followed by pad spaces (a shrinking decr),
- * flags, expiry, if explicit, CAS, and its meta byte. */
-struct version {
-	const void *v1;
-	size_t l1;
-	const void *v2;
-	size_t l2;
-	size_t pad;
-	uint32_t flags;
-	uint32_t expiry;
-	uint64_t cas;     /* 0: derived from the location */
-	uint8_t meta;     /* meta flags and access tick */
-	/* Meta flags taken from the version replaced, read atomically when
-	 * the commit is decided (see commit). */
-	uint8_t inherit;
-};
-
-static uint32_t version_size(uint8_t key_len, const struct version *v)
+static uint32_t version_size(uint8_t key_len, const struct cc_version *v)
 {
 	return cc_item_size(key_len, (uint32_t)(v->l1 + v->l2 + v->pad), v->flags != 0,
 			    v->expiry != 0, v->cas != 0 ? CC_CAS_BYTES_MAX : 0);
@@ -110,7 +70,7 @@ static uint32_t version_size(uint8_t key_len, const struct version *v)
 
 static void version_write(const struct cc_cache *c, uint64_t loc,
 			  const void *key, uint8_t key_len,
-			  const struct version *v)
+			  const struct cc_version *v)
 {
 	uint8_t *p = cc_loc_ptr(c, loc);
 	uint32_t vlen = (uint32_t)(v->l1 + v->l2 + v->pad);
@@ -210,15 +170,14 @@ static bool cas_follows(const struct cc_cache *c, uint64_t old, uint64_t loc)
  * written again with a fresh explicit CAS, above every derived one. That
  * costs a second append and 10 bytes for such items only.
  */
-static int commit(struct cc_thread *t, const struct cc_hashed *h,
-		  const void *key, uint8_t key_len, uint64_t expect,
-		  const struct version *v, uint64_t *cas_out,
-		  uint64_t *loc_out)
+int cc_commit(struct cc_thread *t, const struct cc_hashed *h,
+	      const void *key, uint8_t key_len, uint64_t expect,
+	      const struct cc_version *v, uint64_t *cas_out, uint64_t *loc_out)
 {
 	struct cc_cache *c = t->cache;
 	struct cc_seg_src src = { .loc = expect != ANY_LOC ? expect : 0 };
 	struct cc_index_lock lk;
-	struct version fresh;
+	struct cc_version fresh;
 	uint64_t loc, cur, dropped;
 	uint32_t size;
 	int rc;
@@ -272,8 +231,8 @@ again:
 }
 
 /* Removes key if the slot still holds `expect`. -EAGAIN if it changed. */
-static int remove_if(struct cc_thread *t, const struct cc_hashed *h,
-		     const void *key, uint8_t key_len, uint64_t expect)
+int cc_remove_if(struct cc_thread *t, const struct cc_hashed *h,
+		 const void *key, uint8_t key_len, uint64_t expect)
 {
 	struct cc_cache *c = t->cache;
 	struct cc_index_lock lk;
@@ -291,27 +250,6 @@ static int remove_if(struct cc_thread *t, const struct cc_hashed *h,
 	}
 	cc_index_unlock(&lk);
 	return 0;
-}
-
-/* Fills a view; the access time only when asked (see cc_get). Notes that
- * the thread now holds a view, so the engine will not pass a quiescent
- * point for it (segment.c). Inlined by force: out of line (gcc's choice
- * once it grew) it cost 3% of the GET rate, measured. */
-static inline __attribute__((always_inline)) void
-view_fill(struct cc_thread *t, uint64_t loc, const struct cc_item *it,
-	  bool atime, struct cc_view *out)
-{
-	struct cc_cache *c = t->cache;
-
-	out->value = it->value;
-	out->value_len = it->value_len;
-	out->flags = it->flags;
-	out->cas = cc_item_cas(c, loc, it);
-	out->expiry = it->expiry;
-	out->segment = cc_loc_seg(c, loc);
-	out->meta = it->meta & CC_ITEM_META_FLAGS;
-	out->atime = atime ? cc_atime_decode(it->meta, t->now) : 0;
-	t->holds_views = true;
 }
 
 /* lookup's own flag beside the public CC_LOOKUP_*: fill the view's
@@ -382,7 +320,7 @@ static int lookup(struct cc_thread *t, const struct cc_hashed *h,
 		cc_count(&t->counters.get_misses, 1);
 		return -ENOENT;
 	}
-	view_fill(t, loc, &it, flags & LOOKUP_ATIME, out);
+	cc_view_fill(t, loc, &it, flags & LOOKUP_ATIME, out);
 	if (!(flags & CC_LOOKUP_NO_BUMP))
 		note_read(p, &it, t->now);
 	cc_count(&t->counters.get_hits, 1);
@@ -393,7 +331,7 @@ int cc_lookup(struct cc_thread *t, const void *key, size_t key_len,
 	      unsigned flags, struct cc_view *out)
 {
 	struct cc_hashed h;
-	int rc = op_begin(t, key, key_len, &h);
+	int rc = cc_op_begin(t, key, key_len, &h);
 
 	if (rc < 0)
 		return rc;
@@ -407,7 +345,7 @@ int cc_get(struct cc_thread *t, const void *key, size_t key_len,
 	   struct cc_view *out)
 {
 	struct cc_hashed h;
-	int rc = op_begin(t, key, key_len, &h);
+	int rc = cc_op_begin(t, key, key_len, &h);
 
 	if (rc < 0)
 		return rc;
@@ -467,7 +405,7 @@ unsigned cc_get_bulk(struct cc_thread *t, unsigned n,
  * but marked stale, and it keeps the current version's TTL and whether
  * the recache token went out. memcached counts it as a cas hit.
  */
-static void stale_store(struct version *v, const struct cc_item *cur)
+static void stale_store(struct cc_version *v, const struct cc_item *cur)
 {
 	v->expiry = cur->expiry;
 	v->meta |= CC_META_STALE;
@@ -480,8 +418,8 @@ int cc_store(struct cc_thread *t, const struct cc_store_req *req,
 	struct cc_cache *c = t->cache;
 	bool joins = req->mode == CC_APPEND || req->mode == CC_PREPEND;
 	struct cc_hashed h;
-	struct current cur;
-	struct version base, v;
+	struct cc_current cur;
+	struct cc_version base, v;
 	uint8_t key_len = (uint8_t)req->key_len;
 	uint64_t item_cas;
 	bool base_live, born_live;
@@ -494,22 +432,22 @@ int cc_store(struct cc_thread *t, const struct cc_store_req *req,
 	cc_thread_tick(t);
 	cc_count(&t->counters.set_cmds, 1);
 	cc_hash_key(c, req->key, req->key_len, &h);
-	base = (struct version){
+	base = (struct cc_version){
 		.v1 = req->value, .l1 = req->value_len,
 		.flags = req->flags, .cas = req->new_cas,
 		.meta = (uint8_t)((req->meta & CC_ITEM_META_FLAGS) |
 				  cc_atime_bits(t->now)),
 	};
-	base_live = expiry_of(req->exptime, t->now, &base.expiry);
+	base_live = cc_expiry_of(req->exptime, t->now, &base.expiry);
 
 	if (req->mode == CC_SET && base_live)
-		return commit(t, &h, req->key, key_len, ANY_LOC, &base, cas_out,
+		return cc_commit(t, &h, req->key, key_len, ANY_LOC, &base, cas_out,
 			      NULL);
 	for (;;) {
 		/* A retry starts over: a stale store rewrote v last time. */
 		v = base;
 		born_live = base_live;
-		find_current(t, &h, req->key, key_len, &cur);
+		cc_find_current(t, &h, req->key, key_len, &cur);
 		switch (req->mode) {
 		case CC_SET:
 			break;
@@ -568,9 +506,9 @@ int cc_store(struct cc_thread *t, const struct cc_store_req *req,
 			v.l2 = req->mode == CC_APPEND ? req->value_len : cur.it.value_len;
 			born_live = true;
 		}
-		rc = born_live ? commit(t, &h, req->key, key_len, cur.loc, &v,
+		rc = born_live ? cc_commit(t, &h, req->key, key_len, cur.loc, &v,
 					cas_out, NULL)
-			       : remove_if(t, &h, req->key, key_len, cur.loc);
+			       : cc_remove_if(t, &h, req->key, key_len, cur.loc);
 		if (rc != -EAGAIN)
 			break;
 	}
@@ -592,264 +530,21 @@ int cc_delete(struct cc_thread *t, const void *key, size_t key_len,
 	      uint64_t cas)
 {
 	struct cc_hashed h;
-	struct current cur;
-	int rc = op_begin(t, key, key_len, &h);
+	struct cc_current cur;
+	int rc = cc_op_begin(t, key, key_len, &h);
 
 	if (rc < 0)
 		return rc;
 	do {
-		find_current(t, &h, key, (uint8_t)key_len, &cur);
+		cc_find_current(t, &h, key, (uint8_t)key_len, &cur);
 		if (!cur.live) {
 			cc_count(&t->counters.delete_misses, 1);
 			return -ENOENT;
 		}
 		if (cas != 0 && cc_item_cas(t->cache, cur.loc, &cur.it) != cas)
 			return -ESTALE;
-		rc = remove_if(t, &h, key, (uint8_t)key_len, cur.loc);
+		rc = cc_remove_if(t, &h, key, (uint8_t)key_len, cur.loc);
 	} while (rc == -EAGAIN);
 	cc_count(&t->counters.delete_hits, 1);
 	return 0;
-}
-
-int cc_invalidate(struct cc_thread *t, const void *key, size_t key_len,
-		  uint64_t cas, bool set_ttl, int64_t exptime, uint64_t new_cas)
-{
-	struct cc_hashed h;
-	struct current cur;
-	int rc = op_begin(t, key, key_len, &h);
-
-	if (rc < 0)
-		return rc;
-	do {
-		struct version v;
-		bool born_live = true;
-
-		/* memcached 1.6.18 counts a miss as a delete miss, and a
-		 * success as nothing at all (not a delete hit). */
-		find_current(t, &h, key, (uint8_t)key_len, &cur);
-		if (!cur.live) {
-			cc_count(&t->counters.delete_misses, 1);
-			return -ENOENT;
-		}
-		if (cas != 0 && cc_item_cas(t->cache, cur.loc, &cur.it) != cas)
-			return -ESTALE;
-		/* memcached changes the item in place: FETCHED and the access
-		 * time stay; WIN_SENT goes so the next client can win. */
-		v = (struct version){
-			.v1 = cur.it.value, .l1 = cur.it.value_len,
-			.flags = cur.it.flags, .expiry = cur.it.expiry,
-			.cas = new_cas,
-			.meta = (uint8_t)((cur.it.meta & ~CC_ITEM_META_FLAGS) |
-					  CC_META_STALE),
-			.inherit = CC_META_FETCHED,
-		};
-		if (set_ttl)
-			born_live = expiry_of(exptime, t->now, &v.expiry);
-		rc = born_live ? commit(t, &h, key, (uint8_t)key_len, cur.loc, &v,
-					NULL, NULL)
-			       : remove_if(t, &h, key, (uint8_t)key_len, cur.loc);
-	} while (rc == -EAGAIN);
-	return rc;
-}
-
-int cc_meta_win(struct cc_thread *t, const void *key, size_t key_len,
-		uint64_t cas)
-{
-	struct cc_hashed h;
-	struct current cur;
-	uint8_t before;
-	int rc = op_begin(t, key, key_len, &h);
-
-	if (rc < 0)
-		return rc;
-	find_current(t, &h, key, (uint8_t)key_len, &cur);
-	if (!cur.live)
-		return -ENOENT;
-	if (cc_item_cas(t->cache, cur.loc, &cur.it) != cas)
-		return -ESTALE;
-	/* One atomic step decides the winner. The version may be replaced
-	 * meanwhile; a replacement that keeps the token takes it from here
-	 * in the same kind of step (inherit_meta, merge_copy), so it is
-	 * still handed out once. */
-	before = atomic_fetch_or_explicit(cc_item_meta(cc_loc_ptr(t->cache, cur.loc)),
-					  CC_META_WIN_SENT, memory_order_relaxed);
-	return (before & CC_META_WIN_SENT) ? 0 : 1;
-}
-
-/* isspace() of the C locale. */
-static bool space_byte(uint8_t b)
-{
-	return b == ' ' || (b >= '\t' && b <= '\r');
-}
-
-/*
- * The value as memcached 1.6.18's incr/decr reads it (asked, not
- * guessed): safe_strtoull on the data, which it keeps followed by "\r\n".
- * White space first is skipped, a sign is allowed, a digit needed; the
- * number ends at white space, a NUL or the value's end (" 10", "99 1a"
- * are numbers, "12abc" is not); past 2^64 - 1 it is none. A '-' number
- * is negated modulo 2^64 and refused only if that looks negative as a
- * signed number ("-0" is 0, "-18446744073709551615" is 1, "-1" none).
- */
-static bool parse_number(const uint8_t *p, uint32_t len, uint64_t *out)
-{
-	uint64_t v = 0;
-	uint32_t i = 0, digits;
-	bool neg = false;
-
-	while (i < len && space_byte(p[i]))
-		i++;
-	if (i < len && (p[i] == '+' || p[i] == '-'))
-		neg = p[i++] == '-';
-	for (digits = i; i < len && p[i] >= '0' && p[i] <= '9'; i++) {
-		unsigned d = p[i] - '0';
-
-		if (v > (UINT64_MAX - d) / 10)
-			return false;
-		v = v * 10 + d;
-	}
-	if (i == digits)
-		return false;
-	if (i < len && !space_byte(p[i]) && p[i] != '\0')
-		return false;
-	if (neg) {
-		v = (uint64_t)0 - v;
-		if ((int64_t)v < 0)
-			return false;
-	}
-	*out = v;
-	return true;
-}
-
-int cc_arith(struct cc_thread *t, const struct cc_arith_req *req,
-	     uint64_t *value_out, uint64_t *cas_out)
-{
-	_Atomic uint64_t *hit = req->decr ? &t->counters.decr_hits
-					  : &t->counters.incr_hits;
-	_Atomic uint64_t *miss = req->decr ? &t->counters.decr_misses
-					   : &t->counters.incr_misses;
-	const void *key = req->key;
-	uint8_t key_len = (uint8_t)req->key_len;
-	struct cc_hashed h;
-	struct current cur;
-	char digits[32];
-	int rc = op_begin(t, key, req->key_len, &h);
-
-	if (rc < 0)
-		return rc;
-	do {
-		uint64_t n, delta = req->delta;
-		int len;
-
-		find_current(t, &h, key, key_len, &cur);
-		if (!cur.live) {
-			cc_count(miss, 1);
-			return -ENOENT;
-		}
-		/* memcached 1.6.18's order: an empty or overlong value is
-		 * no number before the CAS is compared, any other after. */
-		if (cur.it.value_len == 0 ||
-		    (req->number_max[0] != 0 &&
-		     cur.it.value_len > req->number_max[cur.it.flags != 0]))
-			return -EDOM;
-		if (req->cas != 0 && cc_item_cas(t->cache, cur.loc, &cur.it) != req->cas)
-			return -ESTALE;
-		if (!parse_number(cur.it.value, cur.it.value_len, &n))
-			return -EDOM;
-		n = req->decr ? (n > delta ? n - delta : 0) : n + delta;
-		len = snprintf(digits, sizeof(digits), "%llu", (unsigned long long)n);
-		/* memcached keeps the old length when the number shrinks,
-		 * padding with spaces. It rewrites such an item in place,
-		 * keeping its meta flags; a longer number is a new item. */
-		bool in_place = (uint32_t)len <= cur.it.value_len;
-		struct version v = {
-			.v1 = digits, .l1 = (size_t)len,
-			.pad = in_place ? cur.it.value_len - (uint32_t)len : 0,
-			.flags = cur.it.flags, .expiry = cur.it.expiry,
-			.cas = req->new_cas,
-			.meta = cc_atime_bits(t->now),
-			.inherit = in_place ? CC_ITEM_META_FLAGS : 0,
-		};
-		rc = commit(t, &h, key, key_len, cur.loc, &v, cas_out, NULL);
-		if (rc == 0 && value_out != NULL)
-			*value_out = n;
-	} while (rc == -EAGAIN);
-	if (rc == 0)
-		cc_count(hit, 1);
-	return rc;
-}
-
-/* touch and gat: a new version with the same value, flags, CAS and meta
- * flags; a fetch in memcached (FETCHED, access time) unless flags has
- * CC_LOOKUP_NO_BUMP. A gat's view is of the new version (the old one may
- * be gone after the commit, see commit), with the old one's meta bits
- * and access time, as they were before this access. */
-static int retouch(struct cc_thread *t, const void *key, size_t key_len,
-		   int64_t exptime, unsigned flags, struct cc_view *out)
-{
-	struct cc_cache *c = t->cache;
-	struct cc_hashed h;
-	struct current cur;
-	uint64_t loc = 0;
-	int rc = op_begin(t, key, key_len, &h);
-
-	if (rc < 0)
-		return rc;
-	do {
-		bool bump = !(flags & CC_LOOKUP_NO_BUMP);
-		struct version v;
-		bool born_live;
-
-		find_current(t, &h, key, (uint8_t)key_len, &cur);
-		if (!cur.live) {
-			cc_count(&t->counters.touch_misses, 1);
-			return -ENOENT;
-		}
-		v = (struct version){
-			.v1 = cur.it.value, .l1 = cur.it.value_len,
-			.flags = cur.it.flags,
-			.cas = cc_item_cas(c, cur.loc, &cur.it),
-			.meta = bump ? (uint8_t)(CC_META_FETCHED |
-						 cc_atime_bits(t->now))
-				     : (uint8_t)(cur.it.meta & ~CC_ITEM_META_FLAGS),
-			.inherit = CC_ITEM_META_FLAGS,
-		};
-		born_live = expiry_of(exptime, t->now, &v.expiry);
-		rc = born_live ? commit(t, &h, key, (uint8_t)key_len, cur.loc, &v,
-					NULL, &loc)
-			       : remove_if(t, &h, key, (uint8_t)key_len, cur.loc);
-	} while (rc == -EAGAIN);
-	if (rc < 0)
-		return rc;
-	cc_count(&t->counters.touch_hits, 1);
-	if (out != NULL) {
-		struct cc_item it;
-
-		if (loc != 0)
-			cc_item_decode(cc_loc_ptr(c, loc), &it);
-		view_fill(t, loc != 0 ? loc : cur.loc, loc != 0 ? &it : &cur.it,
-			  false, out);
-		out->meta = cur.it.meta & CC_ITEM_META_FLAGS;
-		out->atime = cc_atime_decode(cur.it.meta, t->now);
-		out->expiry = loc != 0 ? it.expiry : cur.it.expiry;
-	}
-	return 0;
-}
-
-int cc_touch(struct cc_thread *t, const void *key, size_t key_len,
-	     int64_t exptime)
-{
-	return retouch(t, key, key_len, exptime, 0, NULL);
-}
-
-int cc_touch_flags(struct cc_thread *t, const void *key, size_t key_len,
-		   int64_t exptime, unsigned flags)
-{
-	return retouch(t, key, key_len, exptime, flags, NULL);
-}
-
-int cc_get_touch(struct cc_thread *t, const void *key, size_t key_len,
-		 int64_t exptime, struct cc_view *out)
-{
-	return retouch(t, key, key_len, exptime, 0, out);
 }
