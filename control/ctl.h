@@ -18,6 +18,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* A repeatable option's values, in the order given. */
+#define CTL_LIST_MAX 16
+struct ctl_list {
+	const char *v[CTL_LIST_MAX];
+	unsigned n;
+};
+
 struct ctl_config {
 	uint16_t tcp_port;         /* -p; 0: no TCP */
 	uint16_t udp_port;         /* -U; 0: no UDP */
@@ -31,6 +38,13 @@ struct ctl_config {
 	bool flush_enabled;        /* cleared by -F */
 	uint64_t zero_copy_min;    /* --zero-copy-min, bytes; 0: never */
 	bool pin;                  /* cleared by --no-pin */
+	/* The DPDK path (control/dpdk_opts.c): on when a port is given. */
+	const char *dpdk_eal;      /* --dpdk: EAL arguments, space separated */
+	struct ctl_list dpdk_ports;  /* --dpdk-port */
+	uint32_t dpdk_workers;     /* --dpdk-workers; 0: every EAL worker */
+	uint32_t udp_amplification;  /* --udp-amplification; 0: no limit */
+	struct ctl_list udp_allow;   /* --udp-allow CIDRs */
+	bool dpdk_no_bulk;         /* --dpdk-no-bulk-get */
 	bool help, version;        /* -h, -V: print and exit */
 };
 
@@ -42,6 +56,7 @@ enum ctl_kind {
 	CTL_SET,      /* bool set true, no value */
 	CTL_CLEAR,    /* bool set false, no value */
 	CTL_COUNT,    /* uint32_t incremented, no value */
+	CTL_LIST,     /* struct ctl_list, one value appended per use */
 };
 
 struct ctl_option {
@@ -75,5 +90,38 @@ int ctl_config_check(const struct ctl_config *cfg, char *err,
 
 /* Prints --help: every option of the table, with its default. */
 void ctl_usage(FILE *f, const char *prog);
+
+/* ---- the DPDK path (control/dpdk_opts.c, built with libdpdk) ---- */
+
+struct proto_server;
+struct ctl_dpdk;
+
+/* Parses an IPv4 network "A.B.C.D/P" (or an address alone, /32) into
+ * host-order addr and mask. -EINVAL and a message when it is not one. */
+int ctl_parse_cidr(const char *s, uint32_t *addr, uint32_t *mask,
+		   char *err, size_t errlen);
+
+/* Parses --dpdk-port "<devargs>,<ipv4>/<prefix>[,exception=<iface>]":
+ * the device's own arguments, then our address, then the exception TAP's
+ * interface name (default cc-exc<index>; "none": no exception path).
+ * devargs, iface: copied into the caller's buffers. */
+int ctl_parse_dpdk_port(const char *spec, unsigned index, char *devargs,
+			size_t devargs_len, uint32_t *addr, uint8_t *prefix,
+			char *iface, size_t iface_len, char *err,
+			size_t errlen);
+
+/* Initialises the EAL from cfg->dpdk_eal and creates the DPDK dataplane
+ * over cfg's ports (and their exception TAPs, so their addresses exist
+ * before the io_uring server binds). */
+int ctl_dpdk_create(const struct ctl_config *cfg, struct proto_server *ps,
+		    struct ctl_dpdk **out, char *err, size_t errlen);
+/* Adds the DPDK workers' protocol state to ps->workers, which the io_uring
+ * server filled, so `stats` counts both; before any worker starts.
+ * -ENOMEM. */
+int ctl_dpdk_add_workers(struct ctl_dpdk *d);
+int ctl_dpdk_start(struct ctl_dpdk *d);
+void ctl_dpdk_stop(struct ctl_dpdk *d);
+/* Joins, frees the dataplane and gives ps->workers back as it was. */
+void ctl_dpdk_destroy(struct ctl_dpdk *d);
 
 #endif

@@ -53,6 +53,23 @@ const struct ctl_option ctl_options[] = {
 	{ 0, "no-pin", CTL_CLEAR, FIELD(pin), 0, 0, NULL,
 	  "do not pin worker threads to CPUs (they are pinned, one per "
 	  "CPU, when there are at least as many CPUs as threads)" },
+	{ 0, "dpdk", CTL_STRING, FIELD(dpdk_eal), 0, 0, "<args>",
+	  "DPDK EAL arguments, space separated (e.g. \"-l 0,1 -a "
+	  "0000:03:00.0\"); used when --dpdk-port is given" },
+	{ 0, "dpdk-port", CTL_LIST, FIELD(dpdk_ports), 0, 0,
+	  "<spec>", "serve memcached UDP (-U) on a DPDK port; <spec> is "
+	  "<devargs>,<ipv4>/<prefix>[,exception=<iface>]: other traffic "
+	  "goes to the kernel through TAP <iface> (default cc-exc<n>, "
+	  "none: dropped); repeatable" },
+	{ 0, "dpdk-workers", CTL_UINT, FIELD(dpdk_workers), 0, 64, "<num>",
+	  "DPDK worker lcores (default: 0, every worker lcore of the EAL)" },
+	{ 0, "dpdk-no-bulk-get", CTL_SET, FIELD(dpdk_no_bulk), 0, 0, NULL,
+	  "serve DPDK gets one by one, not in batches" },
+	{ 0, "udp-amplification", CTL_UINT, FIELD(udp_amplification), 0,
+	  1u << 20, "<num>", "DPDK UDP replies may be at most this many "
+	  "times the request's size (default: 10, 0: no limit)" },
+	{ 0, "udp-allow", CTL_LIST, FIELD(udp_allow), 0, 0, "<cidr>",
+	  "sources exempt from --udp-amplification; repeatable" },
 	{ 'V', "version", CTL_SET, FIELD(version), 0, 0, NULL,
 	  "print version and exit" },
 	{ 'h', "help", CTL_SET, FIELD(help), 0, 0, NULL,
@@ -73,6 +90,7 @@ void ctl_config_init(struct ctl_config *cfg)
 	cfg->flush_enabled = true;
 	cfg->zero_copy_min = 16 * KIB;
 	cfg->pin = true;
+	cfg->udp_amplification = 10;
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -140,6 +158,17 @@ int ctl_option_set(struct ctl_config *cfg, const struct ctl_option *o,
 			return fail(err, errlen, "%s: empty value", label);
 		*(const char **)field = value;
 		return 0;
+	case CTL_LIST: {
+		struct ctl_list *l = (struct ctl_list *)field;
+
+		if (!value || !*value)
+			return fail(err, errlen, "%s: empty value", label);
+		if (l->n == CTL_LIST_MAX)
+			return fail(err, errlen, "%s: more than %d given",
+				    label, CTL_LIST_MAX);
+		l->v[l->n++] = value;
+		return 0;
+	}
 	case CTL_PORT:
 	case CTL_UINT:
 	case CTL_SIZE:
