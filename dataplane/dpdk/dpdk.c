@@ -234,7 +234,7 @@ static int port_setup(struct dp_dpdk *d, unsigned pi,
 	/* Every descriptor of both rings (and the exception TAP's), the
 	 * staging queues, and the datagrams of a few large replies. */
 	nmbufs = nq * (2u * rx_desc + 2u * tx_desc + 2048 +
-		       4 * DP_DPDK_TX_MAX) + 4096;
+		       4 * DP_DPDK_TX_MAX) + 4096 + p->pool_extra;
 	snprintf(name, sizeof(name), "cc_pkt%u", pi);
 	port->pool = rte_pktmbuf_pool_create(name, nmbufs, 256, 0,
 		RTE_MBUF_DEFAULT_BUF_SIZE, port->socket);
@@ -339,7 +339,8 @@ int dp_dpdk_create(struct proto_server *ps, const struct dp_dpdk_params *p,
 	d->udp_port_be = rte_cpu_to_be_16(p->udp_port);
 	d->amplification = p->amplification;
 	d->bulk_get = p->bulk_get;
-	memcpy(d->allow, p->allow, p->nallow * sizeof(*p->allow));
+	if (p->nallow)
+		memcpy(d->allow, p->allow, p->nallow * sizeof(*p->allow));
 	d->nallow = p->nallow;
 	atomic_init(&d->stop, false);
 	for (unsigned i = 0; i < nl; i++) {
@@ -517,6 +518,15 @@ int dp_dpdk_counters_read(const struct dp_dpdk *d, int port, int queue,
 		}
 	}
 	return 0;
+}
+
+unsigned dp_dpdk_zero_copy_in_flight(const struct dp_dpdk *d)
+{
+	unsigned n = 0;
+
+	for (unsigned pi = 0; pi < d->nports; pi++)
+		n += rte_mempool_in_use_count(d->ports[pi].zc_pool);
+	return n;
 }
 
 unsigned dp_dpdk_nports(const struct dp_dpdk *d)

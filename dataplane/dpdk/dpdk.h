@@ -73,6 +73,9 @@ struct dp_dpdk_params {
 	 * benchmarks): no worker lcore is needed or launched. */
 	bool polled;
 	uint16_t rx_desc, tx_desc;  /* ring sizes; 0: 1024 */
+	/* mbufs added to each port's pool beyond what its rings and
+	 * workers need (net_pcap's infinite_rx keeps its file there). */
+	unsigned pool_extra;
 };
 
 /* Per-port, per-queue counters: one list for the struct, the readers and
@@ -143,6 +146,10 @@ unsigned dp_dpdk_poll(struct dp_dpdk *d, unsigned worker);
  * whole. */
 int dp_dpdk_counters_read(const struct dp_dpdk *d, int port, int queue,
 			  struct dp_dpdk_counters *out);
+
+/* Zero-copy values whose mbufs the drivers have not freed yet, over all
+ * ports: each holds an engine reference. */
+unsigned dp_dpdk_zero_copy_in_flight(const struct dp_dpdk *d);
 
 unsigned dp_dpdk_nports(const struct dp_dpdk *d);
 unsigned dp_dpdk_nworkers(const struct dp_dpdk *d);

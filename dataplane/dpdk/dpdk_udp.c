@@ -76,6 +76,38 @@ void dp_dpdk_udp_headers(const struct dp_dpdk_port *port, struct rte_mbuf *m,
 					  payload_len));
 }
 
+/* The UDP checksum of a chained datagram. DPDK 22.11's
+ * rte_ipv4_udptcp_cksum_mbuf drops the carries of a segment that starts
+ * at an odd offset (it byte-swaps the unfolded sum cut to 16 bits), and
+ * the VALUE line before a zero-copy value has any length; so each
+ * segment's sum is folded first, then swapped when it starts odd. */
+static uint16_t chain_cksum(const struct rte_mbuf *m,
+			    const struct rte_ipv4_hdr *ip)
+{
+	uint32_t sum = rte_ipv4_phdr_cksum(ip, 0), off = 0;
+	uint32_t skip = sizeof(struct rte_ether_hdr) + sizeof(*ip);
+
+	for (const struct rte_mbuf *s = m; s; s = s->next) {
+		const char *p = rte_pktmbuf_mtod(s, const char *);
+		uint32_t len = s->data_len;
+		uint16_t part;
+
+		if (skip) {  /* the first segment: from the UDP header on */
+			p += skip;
+			len -= skip;
+			skip = 0;
+		}
+		part = rte_raw_cksum(p, len);
+		sum += off & 1 ? rte_bswap16(part) : part;
+		off += len;
+	}
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = ~sum & 0xffff;
+	/* 0 means "no checksum" in UDP over IPv4. */
+	return (uint16_t)(sum ? sum : 0xffff);
+}
+
 /* Sets a datagram's lengths (payload_len UDP payload bytes) and its
  * checksums, once every segment is in place. */
 static void finish(const struct dp_dpdk_port *port, struct rte_mbuf *m,
@@ -102,8 +134,7 @@ static void finish(const struct dp_dpdk_port *port, struct rte_mbuf *m,
 	m->ol_flags &= ~RTE_MBUF_F_TX_OFFLOAD_MASK;
 	ip->hdr_checksum = rte_ipv4_cksum(ip);
 	udp->dgram_cksum = m->nb_segs == 1 ? rte_ipv4_udptcp_cksum(ip, udp) :
-		rte_ipv4_udptcp_cksum_mbuf(m, ip, sizeof(struct rte_ether_hdr) +
-					   sizeof(*ip));
+		chain_cksum(m, ip);
 }
 
 void dp_dpdk_zc_free(void *addr, void *opaque)

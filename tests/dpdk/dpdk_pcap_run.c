@@ -118,6 +118,9 @@ int main(int argc, char **argv)
 	while (idle < IDLE_POLLS)
 		idle = dp_dpdk_poll(d, 0) ? 0 : idle + 1;
 	rc = dp_dpdk_counters_read(d, 0, 0, &k);
+	/* net_pcap frees what it sends at once: nothing may still hold a
+	 * value. */
+	printf("zero_copy_in_flight=%u\n", dp_dpdk_zero_copy_in_flight(d));
 #define PRINT(name, help) printf(#name "=%llu\n", (unsigned long long)k.name);
 	DP_DPDK_COUNTERS(PRINT)
 #undef PRINT
