@@ -12,8 +12,10 @@
 #define CORECACHE_DPDK_INTERNAL_H
 
 #include <stdatomic.h>
+#include <string.h>
 
 #include <rte_ether.h>
+#include <rte_ip.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
@@ -107,6 +109,53 @@ struct dp_dpdk {
 	 * it orders nothing, the workers only need to see it eventually. */
 	_Atomic bool stop;
 };
+
+/* The Internet checksum's folded 16-bit sum of [p, p + len), in memory
+ * byte order like rte_raw_cksum (same result), but 8 bytes a step: DPDK
+ * 22.11's sums 2 bytes a step, which was a tenth of the GET path. Summing
+ * 32-bit halves into 64 bits cannot overflow below 2^32 words, and the
+ * one's complement sum is the same whatever the word size once folded. */
+static inline uint16_t dp_dpdk_cksum(const void *p, size_t len)
+{
+	const unsigned char *b = p;
+	uint64_t sum = 0;
+	uint16_t w16;
+
+	for (; len >= 8; b += 8, len -= 8) {
+		uint64_t w;
+
+		memcpy(&w, b, 8);
+		sum += (w & 0xffffffffu) + (w >> 32);
+	}
+	for (; len >= 2; b += 2, len -= 2) {
+		memcpy(&w16, b, 2);
+		sum += w16;
+	}
+	if (len) {
+		w16 = 0;
+		memcpy(&w16, b, 1);
+		sum += w16;
+	}
+	sum = (sum & 0xffffffffu) + (sum >> 32);
+	sum = (sum & 0xffffffffu) + (sum >> 32);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+/* The UDP checksum field of a datagram in one piece: pseudo-header and
+ * the len bytes from udp (checksum field zero). */
+static inline uint16_t dp_dpdk_udp_cksum(const struct rte_ipv4_hdr *ip,
+					 const void *udp, size_t len)
+{
+	uint32_t sum = (uint32_t)rte_ipv4_phdr_cksum(ip, 0) +
+		       dp_dpdk_cksum(udp, len);
+
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = ~sum & 0xffff;
+	/* 0 means "no checksum" in UDP over IPv4. */
+	return (uint16_t)(sum ? sum : 0xffff);
+}
 
 /* The hot loop's steps (dpdk_rx.c, dpdk_udp.c). */
 void dp_dpdk_rx_burst(struct dp_dpdk_worker *w, struct dp_dpdk_port *port,

@@ -148,6 +148,19 @@ static bool icmp_answer(struct dp_dpdk_port *port, struct rte_mbuf *m,
 /* Where a packet goes. */
 enum rx_verdict { RX_KERNEL, RX_SENT, RX_UDP, RX_DROPPED };
 
+/* A UDP datagram's (nonzero) checksum verifies: the sum over the pseudo
+ * header and the datagram, checksum included, is all ones. */
+static bool udp_cksum_ok(const struct rte_ipv4_hdr *ip,
+			 const struct rte_udp_hdr *udp, uint16_t len)
+{
+	uint32_t sum = (uint32_t)rte_ipv4_phdr_cksum(ip, 0) +
+		       dp_dpdk_cksum(udp, len);
+
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return sum == 0xffff;
+}
+
 /* An IPv4/UDP packet to our memcached port: checked down to the frame
  * header, trimmed to the UDP length. */
 static enum rx_verdict udp_check(struct dp_dpdk_worker *w,
@@ -185,7 +198,7 @@ static enum rx_verdict udp_check(struct dp_dpdk_worker *w,
 	    (udp->dgram_cksum != 0 &&
 	     (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) !=
 	     RTE_MBUF_F_RX_L4_CKSUM_GOOD &&
-	     rte_ipv4_udptcp_cksum_verify(ip, udp) != 0)) {
+	     !udp_cksum_ok(ip, udp, udp_len))) {
 		drop(m, &k->drop_bad_udp);
 		return RX_DROPPED;
 	}

@@ -97,14 +97,13 @@ static uint16_t chain_cksum(const struct rte_mbuf *m,
 			len -= skip;
 			skip = 0;
 		}
-		part = rte_raw_cksum(p, len);
+		part = dp_dpdk_cksum(p, len);
 		sum += off & 1 ? rte_bswap16(part) : part;
 		off += len;
 	}
 	sum = (sum & 0xffff) + (sum >> 16);
 	sum = (sum & 0xffff) + (sum >> 16);
 	sum = ~sum & 0xffff;
-	/* 0 means "no checksum" in UDP over IPv4. */
 	return (uint16_t)(sum ? sum : 0xffff);
 }
 
@@ -133,7 +132,8 @@ static void finish(const struct dp_dpdk_port *port, struct rte_mbuf *m,
 	}
 	m->ol_flags &= ~RTE_MBUF_F_TX_OFFLOAD_MASK;
 	ip->hdr_checksum = rte_ipv4_cksum(ip);
-	udp->dgram_cksum = m->nb_segs == 1 ? rte_ipv4_udptcp_cksum(ip, udp) :
+	udp->dgram_cksum = m->nb_segs == 1 ?
+		dp_dpdk_udp_cksum(ip, udp, sizeof(*udp) + payload_len) :
 		chain_cksum(m, ip);
 }
 
