@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "numa.h"
 #include "uring_internal.h"
 
 uint64_t dp_now_ms(void)
@@ -488,27 +489,57 @@ fail:
 	return err;
 }
 
-/* Worker i goes to the i-th CPU the process may run on. With more
- * workers than CPUs nobody is pinned: two workers pinned to one CPU take
- * turns, and one preempted while online holds every grace period of the
- * engine (and so every store needing a segment) until its next turn. */
+/* Where the workers run: numa/'s plan over the CPUs the process may use
+ * (no ports: the kernel spreads clients), whole cores before hyper-thread
+ * siblings, nodes taking turns, and one CPU left to the control thread
+ * when there is one to spare. With more workers than CPUs nobody is
+ * pinned: two workers pinned to one CPU take turns, and one preempted
+ * while online holds every grace period of the engine (and so every
+ * store needing a segment) until its next turn. */
 static void plan_cpus(struct dp_server *s)
 {
+	struct numa_topology *t;
+	struct numa_plan *plan;
+	struct numa_plan_req req;
+	unsigned usable = 0;
+	char err[256], *text;
 	cpu_set_t set;
-	int cpus[CPU_SETSIZE], n = 0;
+	size_t len;
 
 	if (!s->params.pin || sched_getaffinity(0, sizeof(set), &set))
 		return;
-	for (int c = 0; c < CPU_SETSIZE; c++)
-		if (CPU_ISSET(c, &set))
-			cpus[n++] = c;
-	if ((unsigned)n < s->nworkers) {
-		dp_log(s->workers[0], 1, "%u workers on %d CPUs: not "
-		       "pinning them\n", s->nworkers, n);
+	if (numa_topology_load(NULL, &t, err, sizeof(err))) {
+		dp_log(s->workers[0], 1, "not pinning workers: %s\n", err);
 		return;
 	}
+	for (int c = 0; c < NUMA_MAX_CPUS; c++)
+		usable += CPU_ISSET(c, &set) &&
+			  numa_topology_cpu_node(t, c) != NUMA_NO_NODE;
+	if (usable < s->nworkers) {
+		dp_log(s->workers[0], 1, "%u workers on %u CPUs: not "
+		       "pinning them\n", s->nworkers, usable);
+		goto destroy_topology;
+	}
+	numa_plan_req_init(&req);
+	req.workers = s->nworkers;
+	req.allowed = &set;
+	req.main = usable > s->nworkers ? NUMA_MAIN_KEEP : NUMA_MAIN_SHARE;
+	if (numa_plan_create(t, &req, &plan, err, sizeof(err))) {
+		dp_log(s->workers[0], 1, "not pinning workers: %s\n", err);
+		goto destroy_topology;
+	}
 	for (unsigned i = 0; i < s->nworkers; i++)
-		s->workers[i]->cpu = cpus[i];
+		s->workers[i]->cpu = numa_plan_worker_cpu(plan, i);
+	len = numa_plan_format(plan, NULL, 0);
+	text = malloc(len + 1);
+	if (text) {
+		numa_plan_format(plan, text, len + 1);
+		dp_log(s->workers[0], 2, "%s", text);
+		free(text);
+	}
+	numa_plan_destroy(plan);
+destroy_topology:
+	numa_topology_destroy(t);
 }
 
 static bool probe_zero_copy(void)
@@ -535,16 +566,12 @@ int dp_server_start(struct dp_server *s)
 		pthread_attr_t attr;
 
 		pthread_attr_init(&attr);
-		if (w->cpu >= 0) {
-			cpu_set_t set;
-
-			CPU_ZERO(&set);
-			CPU_SET(w->cpu, &set);
-			/* Set before the thread runs, so its first
-			 * allocations land on its own node. */
-			pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
-		}
-		err = -pthread_create(&w->thread, &attr, worker_main, w);
+		/* Pinned before the thread runs, so the ring and buffers it
+		 * allocates land on its own node. */
+		err = w->cpu >= 0 ? numa_pin_attr(&attr, w->cpu) : 0;
+		if (!err)
+			err = -pthread_create(&w->thread, &attr, worker_main,
+					      w);
 		pthread_attr_destroy(&attr);
 		if (err)
 			break;

@@ -32,7 +32,7 @@ struct dp_params {
 	uint16_t udp_port;         /* 0: no UDP socket */
 	unsigned threads;          /* worker threads, at least 1 */
 	uint32_t max_connections;  /* open TCP connections over all workers */
-	bool pin;                  /* pin worker i to the i-th allowed CPU */
+	bool pin;                  /* numa/-planned pinning, if CPUs suffice */
 };
 
 /* Binds every worker's sockets, so a bad address or a port in use shows
