@@ -18,6 +18,7 @@
 
 #include "ctl.h"
 #include "dpdk.h"
+#include "numa.h"
 #include "proto.h"
 
 /* Most EAL arguments --dpdk may hold. */
@@ -25,6 +26,8 @@
 
 struct ctl_dpdk {
 	struct dp_dpdk *dp;
+	struct numa_plan *plan;   /* NULL when the EAL arguments chose */
+	char lcore_arg[256], main_arg[16];
 	struct proto_server *ps;
 	/* ps->workers as the io_uring server made them, restored before it
 	 * frees them; `all` holds those and the DPDK workers'. */
@@ -148,6 +151,88 @@ static int eal_args(const char *s, char **buf, char **argv, int *argc,
 	return 0;
 }
 
+/* Whether the EAL arguments choose the lcores themselves. */
+static bool eal_has_lcores(char **argv, int argc)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strncmp(argv[i], "-l", 2) || !strncmp(argv[i], "-c", 2) ||
+		    !strncmp(argv[i], "--lcores", 8))
+			return true;
+	return false;
+}
+
+/* A PCI device (what the EAL names "DDDD:BB:DD.F"), which has a node;
+ * a vdev ("net_...") has none. */
+static bool is_pci(const char *devargs)
+{
+	size_t n = strcspn(devargs, ",");
+
+	return strncmp(devargs, "net_", 4) && memchr(devargs, ':', n) &&
+	       memchr(devargs, '.', n);
+}
+
+/* numa/'s plan for the DPDK workers: their CPUs (one lcore each, next to
+ * the ports' nodes), the control thread's CPU (the EAL main lcore) and
+ * each port's pool node; added to the EAL arguments as -l and
+ * --main-lcore. */
+static int plan_lcores(const struct ctl_config *cfg, struct ctl_dpdk *d,
+		       struct dp_dpdk_port_params *ports, unsigned nports,
+		       const cpu_set_t *allowed, unsigned *lcores,
+		       unsigned *nl, char **argv, int *argc, char *err,
+		       size_t errlen)
+{
+	struct numa_port_req preq[CTL_LIST_MAX];
+	struct numa_topology *topo;
+	struct numa_plan_req req;
+	char msg[200];
+	size_t used;
+	int rc;
+
+	rc = numa_topology_load(NULL, &topo, msg, sizeof(msg));
+	if (rc)
+		return fail(err, errlen, "DPDK placement: %s", msg);
+	numa_plan_req_init(&req);
+	req.workers = cfg->dpdk_workers ? cfg->dpdk_workers : 1;
+	req.allowed = CPU_COUNT(allowed) ? allowed : NULL;
+	req.main = NUMA_MAIN_KEEP;
+	for (unsigned i = 0; i < nports; i++)
+		preq[i] = (struct numa_port_req){
+			.pci_addr = is_pci(ports[i].devargs) ?
+				    ports[i].devargs : NULL,
+		};
+	req.ports = preq;
+	req.nports = nports;
+	rc = numa_plan_create(topo, &req, &d->plan, msg, sizeof(msg));
+	numa_topology_destroy(topo);
+	if (rc)
+		return fail(err, errlen, "DPDK placement: %s", msg);
+	*nl = numa_plan_workers(d->plan);
+	used = (size_t)snprintf(d->lcore_arg, sizeof(d->lcore_arg), "%d",
+				numa_plan_main_cpu(d->plan));
+	for (unsigned w = 0; w < *nl && used < sizeof(d->lcore_arg); w++) {
+		lcores[w] = (unsigned)numa_plan_worker_cpu(d->plan, w);
+		used += (size_t)snprintf(d->lcore_arg + used,
+					 sizeof(d->lcore_arg) - used, ",%u",
+					 lcores[w]);
+	}
+	if (used >= sizeof(d->lcore_arg) || *argc + 4 >= EAL_ARGS_MAX)
+		return fail(err, errlen, "DPDK placement: too many lcores");
+	for (unsigned i = 0; i < nports; i++) {
+		ports[i].pool_placed = true;
+		ports[i].pool_socket = numa_plan_port_pool_node(d->plan, i);
+	}
+	snprintf(d->main_arg, sizeof(d->main_arg), "%d",
+		 numa_plan_main_cpu(d->plan));
+	argv[(*argc)++] = "-l";
+	argv[(*argc)++] = d->lcore_arg;
+	argv[(*argc)++] = "--main-lcore";
+	argv[(*argc)++] = d->main_arg;
+	argv[*argc] = NULL;
+	if (cfg->verbosity)
+		numa_plan_print(d->plan, stderr);
+	return 0;
+}
+
 int ctl_dpdk_create(const struct ctl_config *cfg, struct proto_server *ps,
 		    struct ctl_dpdk **out, char *err, size_t errlen)
 {
@@ -160,6 +245,7 @@ int ctl_dpdk_create(const struct ctl_config *cfg, struct proto_server *ps,
 		.amplification = cfg->udp_amplification, .allow = allow,
 		.nallow = cfg->udp_allow.n, .bulk_get = !cfg->dpdk_no_bulk,
 	};
+	unsigned lcores[DP_DPDK_WORKERS_MAX];
 	char *argv[EAL_ARGS_MAX];
 	struct ctl_dpdk *d;
 	cpu_set_t cpus;
@@ -195,20 +281,36 @@ int ctl_dpdk_create(const struct ctl_config *cfg, struct proto_server *ps,
 		goto free_d;
 	/* The EAL pins the calling thread to the main lcore; the io_uring
 	 * workers started after this inherit the control thread's CPUs, so
-	 * give it back the ones it had. */
+	 * give it back the ones it had (less the planned DPDK workers'). */
 	if (pthread_getaffinity_np(pthread_self(), sizeof(cpus), &cpus))
 		CPU_ZERO(&cpus);
+	if (!eal_has_lcores(argv, argc)) {
+		rc = plan_lcores(cfg, d, ports, cfg->dpdk_ports.n, &cpus,
+				 lcores, &p.nlcores, argv, &argc, err, errlen);
+		if (rc)
+			goto free_d;
+		p.lcores = lcores;
+	}
 	rc = dp_dpdk_eal_init(argc, argv, err, errlen);
 	if (rc)
 		goto free_d;
-	if (CPU_COUNT(&cpus))
-		pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus);
+	if (CPU_COUNT(&cpus)) {
+		/* Planned workers poll their CPUs flat out: the io_uring
+		 * workers keep off them when any other CPU is left. */
+		cpu_set_t rest = cpus;
+
+		for (unsigned w = 0; w < p.nlcores; w++)
+			CPU_CLR(lcores[w], &rest);
+		pthread_setaffinity_np(pthread_self(), sizeof(cpus),
+				       CPU_COUNT(&rest) ? &rest : &cpus);
+	}
 	rc = dp_dpdk_create(ps, &p, &d->dp, err, errlen);
 	if (rc)
 		goto free_d;
 	*out = d;
 	return 0;
 free_d:
+	numa_plan_destroy(d->plan);
 	free(d->eal_buf);
 	free(d);
 	return rc;
@@ -252,6 +354,7 @@ void ctl_dpdk_destroy(struct ctl_dpdk *d)
 		d->ps->nworkers = d->saved_n;
 	}
 	free(d->all);
+	numa_plan_destroy(d->plan);
 	free(d->eal_buf);
 	free(d);
 }

@@ -54,15 +54,17 @@ const struct ctl_option ctl_options[] = {
 	  "do not pin worker threads to CPUs (they are pinned, one per "
 	  "CPU, when there are at least as many CPUs as threads)" },
 	{ 0, "dpdk", CTL_STRING, FIELD(dpdk_eal), 0, 0, "<args>",
-	  "DPDK EAL arguments, space separated (e.g. \"-l 0,1 -a "
-	  "0000:03:00.0\"); used when --dpdk-port is given" },
+	  "DPDK EAL arguments, space separated (e.g. \"-a 0000:03:00.0\"; "
+	  "without -l the NUMA plan picks the lcores); used when "
+	  "--dpdk-port is given" },
 	{ 0, "dpdk-port", CTL_LIST, FIELD(dpdk_ports), 0, 0,
 	  "<spec>", "serve memcached UDP (-U) on a DPDK port; <spec> is "
 	  "<devargs>,<ipv4>/<prefix>[,exception=<iface>]: other traffic "
 	  "goes to the kernel through TAP <iface> (default cc-exc<n>, "
 	  "none: dropped); repeatable" },
 	{ 0, "dpdk-workers", CTL_UINT, FIELD(dpdk_workers), 0, 64, "<num>",
-	  "DPDK worker lcores (default: 0, every worker lcore of the EAL)" },
+	  "DPDK worker lcores (default: 0: every worker lcore of --dpdk's "
+	  "-l, or 1 placed by the NUMA plan when --dpdk has no -l)" },
 	{ 0, "dpdk-no-bulk-get", CTL_SET, FIELD(dpdk_no_bulk), 0, 0, NULL,
 	  "serve DPDK gets one by one, not in batches" },
 	{ 0, "udp-amplification", CTL_UINT, FIELD(udp_amplification), 0,

@@ -203,7 +203,8 @@ static int port_setup(struct dp_dpdk *d, unsigned pi,
 			 info.max_rx_queues, info.max_tx_queues, nq);
 		return -EINVAL;
 	}
-	port->socket = rte_eth_dev_socket_id(port->id);
+	port->socket = pp->pool_placed ? pp->pool_socket :
+		rte_eth_dev_socket_id(port->id);
 	if (port->socket < 0)
 		port->socket = (int)rte_socket_id();
 	port->addr_be = rte_cpu_to_be_32(pp->addr);
@@ -224,10 +225,14 @@ static int port_setup(struct dp_dpdk *d, unsigned pi,
 		port->rx_cksum = true;
 	}
 	/* Zero copy chains mbufs. net_pcap and net_null take chains
-	 * without saying so (pcap copies them out, null frees them). */
+	 * without saying so (pcap copies them out, null frees them). Only
+	 * virtual devices for now: a NIC would DMA from cache segments,
+	 * which are not registered with the EAL (rte_extmem_register and
+	 * rte_dev_dma_map), so on a NIC values are copied. */
 	if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS)
 		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
 	port->zero_copy = rte_eal_iova_mode() == RTE_IOVA_VA &&
+		!strcmp(rte_bus_name(rte_dev_bus(info.device)), "vdev") &&
 		((info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) ||
 		 !strcmp(info.driver_name, "net_pcap") ||
 		 !strcmp(info.driver_name, "net_null"));
@@ -299,10 +304,53 @@ nomem:
 	return -ENOMEM;
 }
 
+/* The workers' lcores: the plan's list, checked against the EAL's, or
+ * the EAL's worker lcores in order. */
+static int pick_lcores(const struct dp_dpdk_params *p, unsigned *lcores,
+		       unsigned *nl, char *err, size_t errlen)
+{
+	unsigned lcore, n = 0;
+
+	if (p->nlcores) {
+		if (p->nlcores > DP_DPDK_WORKERS_MAX)
+			goto bad;
+		for (unsigned i = 0; i < p->nlcores; i++) {
+			if (p->lcores[i] >= RTE_MAX_LCORE ||
+			    !rte_lcore_is_enabled(p->lcores[i]) ||
+			    p->lcores[i] == rte_get_main_lcore())
+				goto bad;
+			lcores[i] = p->lcores[i];
+		}
+		*nl = p->nlcores;
+		return 0;
+	}
+	if (p->polled) {
+		n = p->workers ? p->workers : 1;
+		*nl = n < DP_DPDK_WORKERS_MAX ? n : DP_DPDK_WORKERS_MAX;
+		return 0;
+	}
+	RTE_LCORE_FOREACH_WORKER(lcore) {
+		if (n < DP_DPDK_WORKERS_MAX)
+			lcores[n++] = lcore;
+	}
+	if (p->workers > n || n == 0) {
+		snprintf(err, errlen, "DPDK: %u workers asked, the EAL has %u "
+			 "worker lcores (give it more with -l)",
+			 p->workers ? p->workers : 1, n);
+		return -EINVAL;
+	}
+	*nl = p->workers ? p->workers : n;
+	return 0;
+bad:
+	snprintf(err, errlen, "DPDK: the planned worker lcores are not "
+		 "worker lcores of the EAL");
+	return -EINVAL;
+}
+
 int dp_dpdk_create(struct proto_server *ps, const struct dp_dpdk_params *p,
 		   struct dp_dpdk **out, char *err, size_t errlen)
 {
-	unsigned lcores[DP_DPDK_WORKERS_MAX], nl = 0, lcore;
+	unsigned lcores[DP_DPDK_WORKERS_MAX], nl = 0;
 	struct dp_dpdk *d;
 	int rc;
 
@@ -313,22 +361,9 @@ int dp_dpdk_create(struct proto_server *ps, const struct dp_dpdk_params *p,
 			 RTE_DIM(d->allow));
 		return -EINVAL;
 	}
-	RTE_LCORE_FOREACH_WORKER(lcore) {
-		if (nl < DP_DPDK_WORKERS_MAX)
-			lcores[nl++] = lcore;
-	}
-	if (p->polled) {
-		nl = p->workers ? p->workers : 1;
-		if (nl > DP_DPDK_WORKERS_MAX)
-			nl = DP_DPDK_WORKERS_MAX;
-	} else if (p->workers > nl || nl == 0) {
-		snprintf(err, errlen, "DPDK: %u workers asked, the EAL has %u "
-			 "worker lcores (give it more with -l)",
-			 p->workers ? p->workers : 1, nl);
-		return -EINVAL;
-	} else if (p->workers) {
-		nl = p->workers;
-	}
+	rc = pick_lcores(p, lcores, &nl, err, errlen);
+	if (rc)
+		return rc;
 	d = rte_zmalloc("cc_dpdk", sizeof(*d), 64);
 	if (!d) {
 		snprintf(err, errlen, "no memory for the DPDK dataplane");

@@ -46,6 +46,11 @@ struct dp_dpdk_port_params {
 				* address the EAL probed ("0000:03:00.0") */
 	uint32_t addr;         /* IPv4 address, host byte order */
 	uint8_t prefix;        /* its network's prefix length */
+	/* When pool_placed, the node of the port's mbuf pool (a placement
+	 * plan's); else the port's socket as the PMD reports it, or the
+	 * control thread's for a port on none. */
+	bool pool_placed;
+	int pool_socket;
 	/* Name of the exception TAP interface created for the port (it gets
 	 * the port's MAC so the kernel takes the frames it is given); NULL:
 	 * no exception path, packets not for the cache are dropped and
@@ -56,8 +61,11 @@ struct dp_dpdk_port_params {
 struct dp_dpdk_params {
 	const struct dp_dpdk_port_params *ports;
 	unsigned nports;
-	/* Worker lcores: the first `workers` worker lcores of the EAL's
-	 * list; 0 takes them all. */
+	/* Worker lcores: lcores[0, nlcores) in that order (worker i serves
+	 * queue i of every port) when given (a placement plan), else the
+	 * first `workers` worker lcores of the EAL's list (0: them all). */
+	const unsigned *lcores;
+	unsigned nlcores;
 	unsigned workers;
 	uint16_t udp_port;          /* memcached UDP port */
 	/* A reply may be at most this many times the request's UDP payload

@@ -17,9 +17,9 @@
  * is not copied: its datagrams chain an mbuf whose external buffer points
  * into cache memory, holding an engine reference that the last of those
  * mbufs releases when the driver frees it (dp_dpdk_zc_free). That needs a
- * PMD that sends chained mbufs and IOVA-as-VA addressing (every DPDK
- * virtual device; a NIC behind an IOMMU with vfio); elsewhere values are
- * copied.
+ * PMD that sends chained mbufs, IOVA-as-VA addressing, and for now a
+ * virtual device (a NIC would need the segments DMA-mapped, see
+ * dpdk.c); elsewhere values are copied.
  *
  * Amplification guard: a reply larger than `amplification` times the
  * request's UDP payload, to a source outside the allow-list, is not sent

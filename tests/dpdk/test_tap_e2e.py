@@ -208,11 +208,11 @@ def main():
     log = open('/tmp/corecached-tap-%s.log' % TAG, 'w+')
     proc = None
     try:
-        eal = '--no-huge -m 512 --no-pci --no-shconf -l 0,1 ' \
-              '--log-level=warning'
+        # No -l: numa/'s plan places the worker and the main lcore.
+        eal = '--no-huge -m 512 --no-pci --no-shconf --log-level=warning'
         proc = subprocess.Popen(
             ['ip', 'netns', 'exec', NS_SRV, server, '-p', str(PORT), '-U',
-             str(PORT), '-l', SERVER, '-t', '1', '--dpdk', eal,
+             str(PORT), '-l', SERVER, '-t', '1', '-v', '--dpdk', eal,
              '--dpdk-port', 'net_tap0,iface=%s,%s/24,exception=%s' %
              (WIRE, SERVER, EXC), '--udp-allow', CLIENT + '/32'],
             stdout=log, stderr=log)
@@ -244,6 +244,9 @@ def main():
         rc = proc.wait(timeout=10)
         check(rc == 0, 'corecached stopped cleanly on SIGTERM', rc)
         proc = None
+        log.seek(0)
+        check('worker 0: cpu' in log.read(),
+              'the placement plan was printed at start-up')
     finally:
         if proc is not None:
             proc.kill()
