@@ -131,14 +131,14 @@ static bool icmp_answer(struct dp_dpdk_port *port, struct rte_mbuf *m,
 		return false;
 	icmp->icmp_type = RTE_IP_ICMP_ECHO_REPLY;
 	icmp->icmp_cksum = 0;
-	icmp->icmp_cksum = (uint16_t)~rte_raw_cksum(icmp, len);
+	icmp->icmp_cksum = (uint16_t)~dp_dpdk_cksum(icmp, len);
 	addr = ip->src_addr;
 	ip->src_addr = port->addr_be;
 	ip->dst_addr = addr;
 	ip->time_to_live = 64;
 	ip->fragment_offset = 0;
 	ip->hdr_checksum = 0;
-	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	ip->hdr_checksum = (uint16_t)~dp_dpdk_cksum(ip, IP_LEN);
 	eth->dst_addr = eth->src_addr;
 	eth->src_addr = port->mac;
 	m->ol_flags &= ~RTE_MBUF_F_TX_OFFLOAD_MASK;
@@ -177,7 +177,7 @@ static enum rx_verdict udp_check(struct dp_dpdk_worker *w,
 		drop(m, &k->drop_ip_options);
 		return RX_DROPPED;
 	}
-	if (rte_raw_cksum(ip, IP_LEN) != 0xffff ||
+	if (dp_dpdk_cksum(ip, IP_LEN) != 0xffff ||
 	    (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) ==
 	    RTE_MBUF_F_RX_IP_CKSUM_BAD) {
 		drop(m, &k->drop_malformed);
@@ -262,7 +262,7 @@ static enum rx_verdict ipv4_classify(struct dp_dpdk_worker *w,
 	}
 	if (ip->next_proto_id == IPPROTO_ICMP && ihl == IP_LEN &&
 	    !(frag & RTE_IPV4_HDR_MF_FLAG) &&
-	    rte_raw_cksum(ip, IP_LEN) == 0xffff) {
+	    dp_dpdk_cksum(ip, IP_LEN) == 0xffff) {
 		rte_pktmbuf_trim(m, (uint16_t)(len - ETH_LEN - ip_len));
 		if (icmp_answer(port, m, ip, ip_len)) {
 			dp_dpdk_count(&k->icmp, 1);

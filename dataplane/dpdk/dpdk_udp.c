@@ -131,7 +131,7 @@ static void finish(const struct dp_dpdk_port *port, struct rte_mbuf *m,
 		return;
 	}
 	m->ol_flags &= ~RTE_MBUF_F_TX_OFFLOAD_MASK;
-	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	ip->hdr_checksum = (uint16_t)~dp_dpdk_cksum(ip, sizeof(*ip));
 	udp->dgram_cksum = m->nb_segs == 1 ?
 		dp_dpdk_udp_cksum(ip, udp, sizeof(*udp) + payload_len) :
 		chain_cksum(m, ip);

@@ -154,6 +154,16 @@ def tcp_checks():
         buf += d
     check(buf.startswith(b'VALUE big 0 5200\r\n') and len(buf) == 5200 + 25,
           'tcp get through the exception path sees the UDP write')
+    # stats (over TCP, io_uring) counts the gets the DPDK worker served:
+    # 8 over UDP before this one.
+    c.sendall(b'stats\r\n')
+    buf = b''
+    while not buf.endswith(b'END\r\n'):
+        buf += c.recv(65536)
+    st = dict(line.split()[1:3] for line in buf.decode().splitlines()
+              if line.startswith('STAT '))
+    check(int(st.get('cmd_get', 0)) >= 9,
+          'stats counts the DPDK workers\' gets', st.get('cmd_get'))
     c.sendall(b'set fromtcp 0 0 3\r\nabc\r\n')
     check(c.recv(100) == b'STORED\r\n', 'tcp set')
     c.close()
