@@ -108,9 +108,12 @@ static void init_server(struct proto_server *ps,
 	atomic_init(&ps->shutdown_requested, false);
 }
 
-/* Blocks until SIGTERM, SIGINT or a stop asked by a worker. */
+/* Blocks until SIGTERM, SIGINT or a stop asked by a worker. DPDK
+ * workers have no stop fd to write: with them (poll_ms > 0) the shutdown
+ * command's flag is also looked at every poll_ms. */
 static void wait_for_stop(struct dp_server *srv, int sigfd,
-			  const struct ctl_config *cfg)
+			  const struct ctl_config *cfg,
+			  const struct proto_server *ps, int poll_ms)
 {
 	struct pollfd pfd[2] = {
 		{ .fd = sigfd, .events = POLLIN },
@@ -118,11 +121,17 @@ static void wait_for_stop(struct dp_server *srv, int sigfd,
 	};
 
 	for (;;) {
-		if (poll(pfd, 2, -1) < 0) {
+		int n = poll(pfd, 2, poll_ms);
+
+		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
+		/* acquire: pairs with the shutdown command's store. */
+		if (n == 0 && atomic_load_explicit(&ps->shutdown_requested,
+						   memory_order_acquire))
+			break;
 		if (pfd[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
@@ -250,7 +259,11 @@ int main(int argc, char **argv)
 			(unsigned long long)cfg.item_max,
 			dp_server_zero_copy(srv) ? "yes" : "no");
 
-	wait_for_stop(srv, sigfd, &cfg);
+#ifdef CORECACHE_DPDK
+	wait_for_stop(srv, sigfd, &cfg, &ps, dpdk ? 100 : -1);
+#else
+	wait_for_stop(srv, sigfd, &cfg, &ps, -1);
+#endif
 #ifdef CORECACHE_DPDK
 	if (dpdk)
 		ctl_dpdk_stop(dpdk);

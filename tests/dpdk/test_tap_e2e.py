@@ -12,8 +12,9 @@ workers as if from a wire. Checked: ICMP echo and ARP (the kernel client
 resolves and pings 10.99.0.1), a Python memcached UDP client (set, get,
 multi-datagram replies, multiget, delete, meta, byte for byte), memcaslap -U
 with every value verified, the amplification guard (a source outside
---udp-allow gets small replies only), and a TCP client served by the
-io_uring server through the exception path, sharing the cache with UDP.
+--udp-allow gets small replies only), a TCP client served by the io_uring
+server through the exception path, sharing the cache with UDP (and its
+stats counting the DPDK workers), and shutdown over UDP.
 
 Skips (77) when not root or without /dev/net/tun or ip(8).
 Usage: test_tap_e2e.py PATH/TO/corecached
@@ -222,7 +223,7 @@ def main():
         eal = '--no-huge -m 512 --no-pci --no-shconf --log-level=warning'
         proc = subprocess.Popen(
             ['ip', 'netns', 'exec', NS_SRV, server, '-p', str(PORT), '-U',
-             str(PORT), '-l', SERVER, '-t', '1', '-v', '--dpdk', eal,
+             str(PORT), '-l', SERVER, '-t', '1', '-v', '-A', '--dpdk', eal,
              '--dpdk-port', 'net_tap0,iface=%s,%s/24,exception=%s' %
              (WIRE, SERVER, EXC), '--udp-allow', CLIENT + '/32'],
             stdout=log, stderr=log)
@@ -247,12 +248,21 @@ def main():
             udp_checks()
             tcp_checks()
             memcaslap()
+            # -A: shutdown over UDP to a DPDK worker stops corecached
+            # (memcached sends no reply to it).
+            u = Udp(CLIENT)
+            u.s.sendto(struct.pack('!HHHH', 9, 0, 1, 0) + b'shutdown\r\n',
+                       (SERVER, PORT))
         finally:
             setns(main_ns)
             os.close(main_ns)
-        proc.terminate()
-        rc = proc.wait(timeout=10)
-        check(rc == 0, 'corecached stopped cleanly on SIGTERM', rc)
+        try:
+            rc = proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            rc = proc.wait(timeout=10)
+            check(False, 'shutdown over DPDK UDP stops corecached')
+        check(rc == 0, 'corecached stopped cleanly', rc)
         proc = None
         log.seek(0)
         check('worker 0: cpu' in log.read(),
