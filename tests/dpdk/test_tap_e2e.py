@@ -16,7 +16,8 @@ with every value verified, the amplification guard (a source outside
 server through the exception path, sharing the cache with UDP (and its
 stats counting the DPDK workers), and shutdown over UDP.
 
-Skips (77) when not root or without /dev/net/tun or ip(8).
+Skips (77) when not root, without /dev/net/tun or ip(8), or where network
+namespaces cannot be created.
 Usage: test_tap_e2e.py PATH/TO/corecached
 """
 import ctypes
@@ -214,7 +215,10 @@ def main():
         print('SKIP: needs root, /dev/net/tun and ip(8)')
         return SKIP
     for ns in (NS_SRV, NS_CLI):
-        sh('ip', 'netns', 'add', ns)
+        if sh('ip', 'netns', 'add', ns, check_rc=False).returncode:
+            sh('ip', 'netns', 'del', NS_SRV, check_rc=False)
+            print('SKIP: cannot create network namespaces here')
+            return SKIP
         sh('ip', 'link', 'set', 'lo', 'up', ns=ns)
     log = open('/tmp/corecached-tap-%s.log' % TAG, 'w+')
     proc = None
