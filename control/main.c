@@ -154,9 +154,7 @@ int main(int argc, char **argv)
 	struct dp_params dp;
 	struct dp_server *srv;
 	struct cc_cache *cache;
-#ifdef CORECACHE_DPDK
 	struct ctl_dpdk *dpdk = NULL;
-#endif
 	sigset_t sigs;
 	char msg[256];
 	int sigfd, err;
@@ -175,10 +173,6 @@ int main(int argc, char **argv)
 	}
 	if (ctl_config_check(&cfg, msg, sizeof(msg)))
 		return usage_error(msg);
-#ifndef CORECACHE_DPDK
-	if (cfg.dpdk_ports.n)
-		return usage_error("--dpdk-port: built without DPDK");
-#endif
 	if (cfg.threads > 64)
 		fprintf(stderr, "%s: warning: more worker threads than "
 			"cores is not recommended\n", prog);
@@ -201,14 +195,12 @@ int main(int argc, char **argv)
 	if (err)
 		goto out_sigfd;
 	init_server(&ps, &cfg, cache);
-#ifdef CORECACHE_DPDK
 	if (cfg.dpdk_ports.n &&
 	    ctl_dpdk_create(&cfg, &ps, &dpdk, msg, sizeof(msg))) {
 		fprintf(stderr, "%s: %s\n", prog, msg);
 		err = 1;
 		goto out_cache;
 	}
-#endif
 	dp = (struct dp_params){
 		.listen_addr = cfg.listen_addr,
 		.tcp_port = cfg.tcp_port,
@@ -226,13 +218,11 @@ int main(int argc, char **argv)
 		err = 1;
 		goto out_dpdk;
 	}
-#ifdef CORECACHE_DPDK
 	if (dpdk && ctl_dpdk_add_workers(dpdk)) {
 		fprintf(stderr, "%s: out of memory\n", prog);
 		err = 1;
 		goto out_server;
 	}
-#endif
 	err = dp_server_start(srv);
 	if (err) {
 		fprintf(stderr, "%s: cannot start the workers: %s\n", prog,
@@ -240,7 +230,6 @@ int main(int argc, char **argv)
 		err = 1;
 		goto out_server;
 	}
-#ifdef CORECACHE_DPDK
 	if (dpdk && (err = ctl_dpdk_start(dpdk)) != 0) {
 		fprintf(stderr, "%s: cannot start the DPDK workers: %s\n",
 			prog, strerror(-err));
@@ -249,7 +238,6 @@ int main(int argc, char **argv)
 		err = 1;
 		goto out_server;
 	}
-#endif
 	if (cfg.verbosity)
 		fprintf(stderr, "%s %s: listening on %s, tcp %u, udp %u, "
 			"%u threads, %u MiB, items up to %llu bytes, "
@@ -259,29 +247,19 @@ int main(int argc, char **argv)
 			(unsigned long long)cfg.item_max,
 			dp_server_zero_copy(srv) ? "yes" : "no");
 
-#ifdef CORECACHE_DPDK
 	wait_for_stop(srv, sigfd, &cfg, &ps, dpdk ? 100 : -1);
-#else
-	wait_for_stop(srv, sigfd, &cfg, &ps, -1);
-#endif
-#ifdef CORECACHE_DPDK
 	if (dpdk)
 		ctl_dpdk_stop(dpdk);
-#endif
 	dp_server_join(srv);
 	err = 0;
 out_server:
-#ifdef CORECACHE_DPDK
 	/* First: it gives back ps.workers as the io_uring server made
 	 * them. */
 	ctl_dpdk_destroy(dpdk);
 	dpdk = NULL;
-#endif
 	dp_server_destroy(srv);
 out_dpdk:
-#ifdef CORECACHE_DPDK
 	ctl_dpdk_destroy(dpdk);
-#endif
 out_cache:
 	cc_destroy(cache);
 out_sigfd:
