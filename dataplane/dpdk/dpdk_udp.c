@@ -280,8 +280,13 @@ static void send_message(struct dp_dpdk_worker *w, unsigned pi,
 	for (unsigned i = 0; i < npc; i++)
 		total += pc[i].len;
 	ndg = (unsigned)((total + PAYLOAD_MAX - 1) / PAYLOAD_MAX);
-	if (ndg > DP_DPDK_DGRAMS_MAX ||
-	    !amplification_ok(w, pi, req->m, req->len,
+	if (ndg > DP_DPDK_DGRAMS_MAX) {
+		/* As the protocol layer does for a reply this long. */
+		proto_count(&w->pw->counters.udp_replies_dropped, 1);
+		rte_pktmbuf_free(req->m);
+		goto release;
+	}
+	if (!amplification_ok(w, pi, req->m, req->len,
 			      total + ndg * PROTO_UDP_HEADER_LEN)) {
 		rte_pktmbuf_free(req->m);
 		goto release;
