@@ -177,8 +177,20 @@ def memcaslap():
     if not shutil.which('memcaslap'):
         print('memcaslap not installed: not run')
         return
-    out = sh('memcaslap', '-s', '%s:%d' % (SERVER, PORT), '-T', '2', '-c',
-             '16', '-t', '3s', '-v', '1', '-U', timeout=60).stdout
+    # memcaslap itself aborted once in many runs (SIGABRT at start, the
+    # server unharmed): one retry when it dies of a signal; the server's
+    # health is checked by everything after it.
+    for attempt in (1, 2):
+        res = sh('memcaslap', '-s', '%s:%d' % (SERVER, PORT), '-T', '2',
+                 '-c', '16', '-t', '3s', '-v', '1', '-U', timeout=60,
+                 check_rc=False)
+        out = res.stdout
+        if res.returncode == 0:
+            break
+        print('memcaslap (attempt %d) exited %d:\n%s\n%s' %
+              (attempt, res.returncode, out[-2000:], res.stderr[-2000:]))
+        if res.returncode > 0:
+            break
     fig = {}
     for line in out.splitlines():
         k, _, v = line.partition(': ')
