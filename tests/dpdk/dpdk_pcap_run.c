@@ -6,6 +6,11 @@
  *
  *   dpdk_pcap_run IN.pcap OUT.pcap [--no-bulk] [--zero-copy-min N]
  *                 [--allow A.B.C.D/P] [--amplification N]
+ *                 [--queue2 IN2.pcap OUT2.pcap]
+ *
+ * With --queue2 the port has two RX/TX queue pairs (net_pcap makes one
+ * per file pair), served by two polled workers taking turns; the counters
+ * printed are the port's sums, then queue 1's prefixed "q1_".
  *
  * No hugepages, no PCI, no NIC: the EAL keeps no shared files (--no-shconf), so
  * several of these may run at once.
@@ -56,7 +61,8 @@ int main(int argc, char **argv)
 	struct proto_counters pk;
 	struct cc_params cp;
 	struct dp_dpdk *d;
-	char devargs[512], err[256];
+	char devargs[1024], err[256];
+	const char *rx2 = NULL, *tx2 = NULL;
 	unsigned idle = 0;
 	int rc;
 
@@ -76,6 +82,10 @@ int main(int argc, char **argv)
 			p.bulk_get = false;
 		} else if (!strcmp(argv[i], "--zero-copy-min") && i + 1 < argc) {
 			ps.settings.zero_copy_min = (uint32_t)atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "--queue2") && i + 2 < argc) {
+			rx2 = argv[++i];
+			tx2 = argv[++i];
+			p.workers = 2;
 		} else if (!strcmp(argv[i], "--amplification") &&
 			   i + 1 < argc) {
 			p.amplification = (uint32_t)atoi(argv[++i]);
@@ -90,8 +100,13 @@ int main(int argc, char **argv)
 		}
 	}
 	p.allow = allow;
-	snprintf(devargs, sizeof(devargs), "net_pcap0,rx_pcap=%s,tx_pcap=%s",
-		 argv[1], argv[2]);
+	if (rx2)
+		snprintf(devargs, sizeof(devargs), "net_pcap0,rx_pcap=%s,"
+			 "tx_pcap=%s,rx_pcap=%s,tx_pcap=%s", argv[1], argv[2],
+			 rx2, tx2);
+	else
+		snprintf(devargs, sizeof(devargs), "net_pcap0,rx_pcap=%s,"
+			 "tx_pcap=%s", argv[1], argv[2]);
 	port.devargs = devargs;
 	p.ports = &port;
 	p.nports = 1;
@@ -115,18 +130,33 @@ int main(int argc, char **argv)
 		cc_destroy(ps.cache);
 		return 1;
 	}
-	while (idle < IDLE_POLLS)
-		idle = dp_dpdk_poll(d, 0) ? 0 : idle + 1;
-	rc = dp_dpdk_counters_read(d, 0, 0, &k);
+	while (idle < IDLE_POLLS) {
+		unsigned got = 0;
+
+		for (unsigned w = 0; w < p.workers; w++)
+			got += dp_dpdk_poll(d, w);
+		idle = got ? 0 : idle + 1;
+	}
+	rc = dp_dpdk_counters_read(d, 0, -1, &k);
 	/* net_pcap frees what it sends at once: nothing may still hold a
 	 * value. */
 	printf("zero_copy_in_flight=%u\n", dp_dpdk_zero_copy_in_flight(d));
 #define PRINT(name, help) printf(#name "=%llu\n", (unsigned long long)k.name);
 	DP_DPDK_COUNTERS(PRINT)
 #undef PRINT
+	if (rx2) {
+		struct dp_dpdk_counters k1;
+
+		rc |= dp_dpdk_counters_read(d, -1, 1, &k1);
+#define PRINT_Q1(name, help) \
+	printf("q1_" #name "=%llu\n", (unsigned long long)k1.name);
+		DP_DPDK_COUNTERS(PRINT_Q1)
+#undef PRINT_Q1
+	}
 	memset(&pk, 0, sizeof(pk));
-	ps.workers = (struct proto_worker *[]){ dp_dpdk_proto_worker(d, 0) };
-	ps.nworkers = 1;
+	ps.workers = (struct proto_worker *[]){ dp_dpdk_proto_worker(d, 0),
+						dp_dpdk_proto_worker(d, 1) };
+	ps.nworkers = p.workers;
 	proto_counters_read(&ps, &pk);
 	printf("proto_udp_requests=%llu\nproto_udp_refused=%llu\n"
 	       "proto_get_hits=%llu\nproto_get_misses=%llu\n",

@@ -6,10 +6,11 @@ commands, a multi-datagram reply, an amplification case and malformed
 frames), runs the dataplane over it with tests/dpdk/dpdk_pcap_run, and
 checks every reply: memcached payloads byte for byte (reassembled from
 their datagrams), Ethernet/IP/UDP/ICMP/ARP headers field by field,
-checksums included, and the drop counters. It runs three times: batched
+checksums included, and the drop counters. It runs four times: batched
 gets with values copied, batched gets with large values sent zero-copy,
-and every request through the protocol layer; the replies must be the
-same.
+every request through the protocol layer, and with a second queue pair
+served by a second worker (its own counters read per queue); the replies
+must be the same.
 
 Usage: test_golden.py PATH/TO/dpdk_pcap_run
 """
@@ -113,10 +114,37 @@ EXPECTED_COUNTERS = {
 }
 
 
-def run(driver, frames, expect, extra):
+# The second queue's input in the two-queue run: stateless requests, so
+# the order in which the two workers take their bursts cannot matter.
+def queue2_frames():
+    return [P.arp_request(CLIENT, SERVER),
+            P.icmp_echo(ANY_MAC, CLIENT, SERVER, 0x1234, 7,
+                        b'corecache-ping' * 4),
+            request(100, b'get nokey\r\n')]
+
+
+QUEUE2_COUNTERS = {'q1_arp': 1, 'q1_icmp': 1, 'q1_udp_requests': 1,
+                   'q1_udp_replies': 1, 'q1_drop_malformed': 0}
+
+
+def run(driver, frames, expect, extra, queue2=False):
+    expected = dict(EXPECTED_COUNTERS)
+    arp_icmp = ['arp', 'icmp']
+    if queue2:
+        expect = dict(expect)
+        expect[(CLIENT, 100)] = b'END\r\n'
+        expected.update(QUEUE2_COUNTERS)
+        expected['arp'] += 1
+        expected['icmp'] += 1
+        arp_icmp = ['arp', 'arp', 'icmp', 'icmp']
     with tempfile.TemporaryDirectory() as tmp:
         rx, tx = os.path.join(tmp, 'rx.pcap'), os.path.join(tmp, 'tx.pcap')
         P.write_pcap(rx, frames)
+        if queue2:
+            rx2 = os.path.join(tmp, 'rx2.pcap')
+            tx2 = os.path.join(tmp, 'tx2.pcap')
+            P.write_pcap(rx2, queue2_frames())
+            extra = extra + ['--queue2', rx2, tx2]
         out = subprocess.run([driver, rx, tx, '--allow', CLIENT + '/32']
                              + extra, capture_output=True, text=True,
                              timeout=60)
@@ -125,8 +153,10 @@ def run(driver, frames, expect, extra):
         counters = dict(line.split('=', 1) for line in
                         out.stdout.split())
         replies = [P.Reply(f) for f in P.read_pcap(tx)]
+        if queue2:
+            replies += [P.Reply(f) for f in P.read_pcap(tx2)]
     errors = []
-    for name, want in EXPECTED_COUNTERS.items():
+    for name, want in expected.items():
         if int(counters[name]) != want:
             errors.append('counter %s=%s, want %d' %
                           (name, counters[name], want))
@@ -158,7 +188,7 @@ def run(driver, frames, expect, extra):
         else:
             errors.append('unexpected frame type %#x' % r.etype)
     kinds = sorted(r.kind for r in replies if r.kind != 'udp')
-    if kinds != ['arp', 'icmp']:
+    if kinds != arp_icmp:
         errors.append('ARP/ICMP replies: %s' % kinds)
     for key, want in expect.items():
         got = messages.pop(key, None)
@@ -199,14 +229,16 @@ def main():
     driver = sys.argv[1]
     frames, expect = build()
     failed = False
-    for name, extra, check in (
+    for name, extra, check, queue2 in (
             ('batched', [], lambda k: int(k['bulk_gets']) > 0 and
-             int(k['zero_copy']) == 0),
+             int(k['zero_copy']) == 0, False),
             ('zero-copy', ['--zero-copy-min', '1024'],
-             lambda k: int(k['zero_copy']) >= 4),
+             lambda k: int(k['zero_copy']) >= 4, False),
             ('protocol layer', ['--no-bulk'],
-             lambda k: int(k['bulk_gets']) == 0)):
-        res = run(driver, frames, expect, extra)
+             lambda k: int(k['bulk_gets']) == 0, False),
+            ('two queues, two workers', [],
+             lambda k: int(k['q1_bulk_gets']) == 1, True)):
+        res = run(driver, frames, expect, extra, queue2)
         if isinstance(res, list):
             errors, counters = res, None
         else:
