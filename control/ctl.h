@@ -120,6 +120,9 @@ int ctl_dpdk_create(const struct ctl_config *cfg, struct proto_server *ps,
  * -ENOMEM. */
 int ctl_dpdk_add_workers(struct ctl_dpdk *d);
 int ctl_dpdk_start(struct ctl_dpdk *d);
+/* Prints each port's counters (dp_dpdk_counters_read), one line a port,
+ * "dpdk port N: name=value ...": at exit with -v. */
+void ctl_dpdk_log(const struct ctl_dpdk *d, FILE *f);
 void ctl_dpdk_stop(struct ctl_dpdk *d);
 /* Joins, frees the dataplane and gives ps->workers back as it was. */
 void ctl_dpdk_destroy(struct ctl_dpdk *d);

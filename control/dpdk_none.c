@@ -31,6 +31,12 @@ int ctl_dpdk_start(struct ctl_dpdk *d)
 	return -ENOTSUP;
 }
 
+void ctl_dpdk_log(const struct ctl_dpdk *d, FILE *f)
+{
+	(void)d;
+	(void)f;
+}
+
 void ctl_dpdk_stop(struct ctl_dpdk *d)
 {
 	(void)d;

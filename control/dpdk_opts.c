@@ -339,6 +339,22 @@ int ctl_dpdk_start(struct ctl_dpdk *d)
 	return dp_dpdk_start(d->dp);
 }
 
+void ctl_dpdk_log(const struct ctl_dpdk *d, FILE *f)
+{
+	for (unsigned i = 0; i < dp_dpdk_nports(d->dp); i++) {
+		struct dp_dpdk_counters k;
+
+		if (dp_dpdk_counters_read(d->dp, (int)i, -1, &k))
+			continue;
+		fprintf(f, "dpdk port %u:", i);
+#define CTL_DPDK_PRINT(name, help) \
+		fprintf(f, " " #name "=%llu", (unsigned long long)k.name);
+		DP_DPDK_COUNTERS(CTL_DPDK_PRINT)
+#undef CTL_DPDK_PRINT
+		fputc('\n', f);
+	}
+}
+
 void ctl_dpdk_stop(struct ctl_dpdk *d)
 {
 	dp_dpdk_stop(d->dp);

@@ -248,8 +248,11 @@ int main(int argc, char **argv)
 			dp_server_zero_copy(srv) ? "yes" : "no");
 
 	wait_for_stop(srv, sigfd, &cfg, &ps, dpdk ? 100 : -1);
-	if (dpdk)
+	if (dpdk) {
 		ctl_dpdk_stop(dpdk);
+		if (cfg.verbosity)
+			ctl_dpdk_log(dpdk, stderr);
+	}
 	dp_server_join(srv);
 	err = 0;
 out_server:

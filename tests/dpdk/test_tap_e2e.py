@@ -281,8 +281,21 @@ def main():
         check(rc == 0, 'corecached stopped cleanly', rc)
         proc = None
         log.seek(0)
-        check('worker 0: cpu' in log.read(),
+        text = log.read()
+        check('worker 0: cpu' in text,
               'the placement plan was printed at start-up')
+        # -v prints the port's counters at exit.
+        k = {}
+        for line in text.splitlines():
+            if line.startswith('dpdk port 0:'):
+                k = dict(f.split('=') for f in line.split()[3:])
+        check(int(k.get('exceptions', 0)) > 0 and
+              int(k.get('exception_tx', 0)) > 0,
+              'TCP went through the exception path both ways', k)
+        check(k.get('drop_amplification') == '1',
+              'one reply dropped by the amplification guard', k)
+        check(int(k.get('arp', 0)) >= 1 and int(k.get('icmp', 0)) == 1,
+              'ARP and ICMP answered by the DPDK worker', k)
     finally:
         if proc is not None:
             proc.kill()
