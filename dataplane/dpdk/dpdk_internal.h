@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include <rte_byteorder.h>
 #include <rte_ether.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
@@ -143,18 +144,47 @@ static inline uint16_t dp_dpdk_cksum(const void *p, size_t len)
 	return (uint16_t)sum;
 }
 
-/* The UDP checksum field of a datagram in one piece: pseudo-header and
- * the len bytes from udp (checksum field zero). */
-static inline uint16_t dp_dpdk_udp_cksum(const struct rte_ipv4_hdr *ip,
-					 const void *udp, size_t len)
+/* Folds a 32-bit one's complement sum to 16 bits. */
+static inline uint16_t dp_dpdk_fold(uint32_t sum)
 {
-	uint32_t sum = (uint32_t)rte_ipv4_phdr_cksum(ip, 0) +
-		       dp_dpdk_cksum(udp, len);
-
 	sum = (sum & 0xffff) + (sum >> 16);
-	sum = ~sum & 0xffff;
-	/* 0 means "no checksum" in UDP over IPv4. */
-	return (uint16_t)(sum ? sum : 0xffff);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+/* The IPv4 header's sum (20 bytes, checksum field counted as it is) and
+ * the UDP pseudo-header's, from the fields read one by one, in memory
+ * byte order like dp_dpdk_cksum. Reading each field at the width it was
+ * written lets the loads take the value straight from the stores that
+ * just built the header; reading the header back in 8-byte words made
+ * each of them wait for those stores to reach the cache (a fifth of the
+ * reply's cost). */
+static inline uint32_t dp_dpdk_pair(uint8_t first, uint8_t second)
+{
+	/* Two bytes as the 16-bit word they make in memory. */
+#if RTE_BYTE_ORDER == RTE_LITTLE_ENDIAN
+	return (uint32_t)first | (uint32_t)second << 8;
+#else
+	return (uint32_t)first << 8 | (uint32_t)second;
+#endif
+}
+
+static inline uint32_t dp_dpdk_ip_sum(const struct rte_ipv4_hdr *ip)
+{
+	return dp_dpdk_pair(ip->version_ihl, ip->type_of_service) +
+	       ip->total_length + ip->packet_id + ip->fragment_offset +
+	       dp_dpdk_pair(ip->time_to_live, ip->next_proto_id) +
+	       ip->hdr_checksum + (ip->src_addr & 0xffff) +
+	       (ip->src_addr >> 16) + (ip->dst_addr & 0xffff) +
+	       (ip->dst_addr >> 16);
+}
+
+static inline uint32_t dp_dpdk_phdr_sum(const struct rte_ipv4_hdr *ip,
+					uint16_t l4_len)
+{
+	return (ip->src_addr & 0xffff) + (ip->src_addr >> 16) +
+	       (ip->dst_addr & 0xffff) + (ip->dst_addr >> 16) +
+	       dp_dpdk_pair(0, IPPROTO_UDP) + rte_cpu_to_be_16(l4_len);
 }
 
 /* The hot loop's steps (dpdk_rx.c, dpdk_udp.c). */

@@ -138,7 +138,7 @@ static bool icmp_answer(struct dp_dpdk_port *port, struct rte_mbuf *m,
 	ip->time_to_live = 64;
 	ip->fragment_offset = 0;
 	ip->hdr_checksum = 0;
-	ip->hdr_checksum = (uint16_t)~dp_dpdk_cksum(ip, IP_LEN);
+	ip->hdr_checksum = (uint16_t)~dp_dpdk_fold(dp_dpdk_ip_sum(ip));
 	eth->dst_addr = eth->src_addr;
 	eth->src_addr = port->mac;
 	m->ol_flags &= ~RTE_MBUF_F_TX_OFFLOAD_MASK;
@@ -153,12 +153,8 @@ enum rx_verdict { RX_KERNEL, RX_SENT, RX_UDP, RX_DROPPED };
 static bool udp_cksum_ok(const struct rte_ipv4_hdr *ip,
 			 const struct rte_udp_hdr *udp, uint16_t len)
 {
-	uint32_t sum = (uint32_t)rte_ipv4_phdr_cksum(ip, 0) +
-		       dp_dpdk_cksum(udp, len);
-
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return sum == 0xffff;
+	return dp_dpdk_fold(dp_dpdk_phdr_sum(ip, len) +
+			    dp_dpdk_cksum(udp, len)) == 0xffff;
 }
 
 /* An IPv4/UDP packet to our memcached port: checked down to the frame
@@ -177,7 +173,7 @@ static enum rx_verdict udp_check(struct dp_dpdk_worker *w,
 		drop(m, &k->drop_ip_options);
 		return RX_DROPPED;
 	}
-	if (dp_dpdk_cksum(ip, IP_LEN) != 0xffff ||
+	if (dp_dpdk_fold(dp_dpdk_ip_sum(ip)) != 0xffff ||
 	    (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) ==
 	    RTE_MBUF_F_RX_IP_CKSUM_BAD) {
 		drop(m, &k->drop_malformed);
@@ -262,7 +258,7 @@ static enum rx_verdict ipv4_classify(struct dp_dpdk_worker *w,
 	}
 	if (ip->next_proto_id == IPPROTO_ICMP && ihl == IP_LEN &&
 	    !(frag & RTE_IPV4_HDR_MF_FLAG) &&
-	    dp_dpdk_cksum(ip, IP_LEN) == 0xffff) {
+	    dp_dpdk_fold(dp_dpdk_ip_sum(ip)) == 0xffff) {
 		rte_pktmbuf_trim(m, (uint16_t)(len - ETH_LEN - ip_len));
 		if (icmp_answer(port, m, ip, ip_len)) {
 			dp_dpdk_count(&k->icmp, 1);

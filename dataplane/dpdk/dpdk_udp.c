@@ -76,23 +76,21 @@ void dp_dpdk_udp_headers(const struct dp_dpdk_port *port, struct rte_mbuf *m,
 					  payload_len));
 }
 
-/* The UDP checksum of a chained datagram. DPDK 22.11's
- * rte_ipv4_udptcp_cksum_mbuf drops the carries of a segment that starts
- * at an odd offset (it byte-swaps the unfolded sum cut to 16 bits), and
- * the VALUE line before a zero-copy value has any length; so each
- * segment's sum is folded first, then swapped when it starts odd. */
-static uint16_t chain_cksum(const struct rte_mbuf *m,
-			    const struct rte_ipv4_hdr *ip)
+/* The sum of a datagram's UDP payload, segment by segment, added to sum.
+ * DPDK 22.11's rte_ipv4_udptcp_cksum_mbuf drops the carries of a segment
+ * that starts at an odd offset (it byte-swaps the unfolded sum cut to 16
+ * bits), and the VALUE line before a zero-copy value has any length; so
+ * each segment's sum is folded first, then swapped when it starts odd. */
+static uint16_t chain_cksum(const struct rte_mbuf *m, uint32_t sum)
 {
-	uint32_t sum = rte_ipv4_phdr_cksum(ip, 0), off = 0;
-	uint32_t skip = sizeof(struct rte_ether_hdr) + sizeof(*ip);
+	uint32_t off = 0, skip = HDR_LEN;
 
 	for (const struct rte_mbuf *s = m; s; s = s->next) {
 		const char *p = rte_pktmbuf_mtod(s, const char *);
 		uint32_t len = s->data_len;
 		uint16_t part;
 
-		if (skip) {  /* the first segment: from the UDP header on */
+		if (skip) {  /* the first segment: from the payload on */
 			p += skip;
 			len -= skip;
 			skip = 0;
@@ -101,10 +99,7 @@ static uint16_t chain_cksum(const struct rte_mbuf *m,
 		sum += off & 1 ? rte_bswap16(part) : part;
 		off += len;
 	}
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = ~sum & 0xffff;
-	return (uint16_t)(sum ? sum : 0xffff);
+	return dp_dpdk_fold(sum);
 }
 
 /* Sets a datagram's lengths (payload_len UDP payload bytes) and its
@@ -114,6 +109,7 @@ static void finish(const struct dp_dpdk_port *port, struct rte_mbuf *m,
 {
 	struct rte_ipv4_hdr *ip = ip_of(m);
 	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
+	uint32_t sum;
 
 	ip->total_length = rte_cpu_to_be_16((uint16_t)(sizeof(*ip) +
 					    sizeof(*udp) + payload_len));
@@ -131,10 +127,16 @@ static void finish(const struct dp_dpdk_port *port, struct rte_mbuf *m,
 		return;
 	}
 	m->ol_flags &= ~RTE_MBUF_F_TX_OFFLOAD_MASK;
-	ip->hdr_checksum = (uint16_t)~dp_dpdk_cksum(ip, sizeof(*ip));
-	udp->dgram_cksum = m->nb_segs == 1 ?
-		dp_dpdk_udp_cksum(ip, udp, sizeof(*udp) + payload_len) :
-		chain_cksum(m, ip);
+	ip->hdr_checksum = (uint16_t)~dp_dpdk_fold(dp_dpdk_ip_sum(ip));
+	/* The UDP header from its fields (see dp_dpdk_ip_sum), then the
+	 * payload from memory. */
+	sum = dp_dpdk_phdr_sum(ip, (uint16_t)(sizeof(*udp) + payload_len)) +
+	      udp->src_port + udp->dst_port + udp->dgram_len;
+	sum = m->nb_segs == 1 ?
+		sum + dp_dpdk_cksum(udp + 1, payload_len) : chain_cksum(m, sum);
+	sum = (uint16_t)~dp_dpdk_fold(sum);
+	/* 0 means "no checksum" in UDP over IPv4. */
+	udp->dgram_cksum = (uint16_t)(sum ? sum : 0xffff);
 }
 
 void dp_dpdk_zc_free(void *addr, void *opaque)
@@ -196,16 +198,13 @@ static struct rte_mbuf *dgram_mbuf(struct dp_dpdk_port *port,
 static void put_frame(struct rte_mbuf *m, uint16_t request_id, uint16_t seq,
 		      uint16_t total)
 {
-	uint8_t *p = rte_pktmbuf_mtod_offset(m, uint8_t *, HDR_LEN);
+	/* One 8-byte store: the checksum reads these bytes back a word at a
+	 * time. */
+	const uint16_t f[4] = { rte_cpu_to_be_16(request_id),
+				rte_cpu_to_be_16(seq),
+				rte_cpu_to_be_16(total), 0 };
 
-	p[0] = (uint8_t)(request_id >> 8);
-	p[1] = (uint8_t)request_id;
-	p[2] = (uint8_t)(seq >> 8);
-	p[3] = (uint8_t)seq;
-	p[4] = (uint8_t)(total >> 8);
-	p[5] = (uint8_t)total;
-	p[6] = 0;
-	p[7] = 0;
+	memcpy(rte_pktmbuf_mtod_offset(m, void *, HDR_LEN), f, sizeof(f));
 }
 
 /* Frees the first n datagrams of a reply that will not be sent (the first

@@ -23,6 +23,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -157,6 +158,18 @@ struct dp_run {
 	double mrps;
 };
 
+/* CPU time of the calling thread, ns: on a shared machine the worker is
+ * preempted, and replies per CPU-second show what the core does alone. */
+static uint64_t thread_cpu_ns(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_THREAD, &ru);
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) *
+	       1000000000ull + (uint64_t)(ru.ru_utime.tv_usec +
+					  ru.ru_stime.tv_usec) * 1000ull;
+}
+
 /* One timed run on a fresh cache and a fresh port (vdev name net_pcap<k>).
  * 0, -EIO when a get missed, or a set-up error. */
 static int run_one(const struct dp_cfg *cfg, const char *file, unsigned k,
@@ -175,7 +188,7 @@ static int run_one(const struct dp_cfg *cfg, const char *file, unsigned k,
 	struct cc_params cp;
 	struct dp_dpdk *d;
 	char devargs[256], err[256];
-	uint64_t t0, t1, end;
+	uint64_t t0, t1, end, cpu0;
 	int rc;
 
 	memset(&ps, 0, sizeof(ps));
@@ -210,6 +223,7 @@ static int run_one(const struct dp_cfg *cfg, const char *file, unsigned k,
 			dp_dpdk_poll(d, 0);
 	dp_dpdk_counters_read(d, 0, 0, &k0);
 	proto_counters_read(&ps, &before);
+	cpu0 = thread_cpu_ns();
 	t0 = bench_now_ns();
 	end = t0 + cfg->seconds * 1000000000ull;
 	do {
@@ -220,8 +234,10 @@ static int run_one(const struct dp_cfg *cfg, const char *file, unsigned k,
 	dp_dpdk_counters_read(d, 0, 0, &k1);
 	proto_counters_read(&ps, &after);
 	r->mrps = bench_mops(k1.udp_replies - k0.udp_replies, t0, t1);
-	printf("%-28s %7.2f M replies/s (%llu requests, %llu hits, %llu "
-	       "zero-copy, %llu dropped)\n", r->name, r->mrps,
+	printf("%-28s %7.2f M replies/s, %.2f M per CPU-second (%llu "
+	       "requests, %llu hits, %llu zero-copy, %llu dropped)\n",
+	       r->name, r->mrps, bench_mops(k1.udp_replies - k0.udp_replies,
+					    cpu0, thread_cpu_ns()),
 	       (unsigned long long)(k1.udp_requests - k0.udp_requests),
 	       (unsigned long long)(after.get_hits - before.get_hits),
 	       (unsigned long long)(k1.zero_copy - k0.zero_copy),
