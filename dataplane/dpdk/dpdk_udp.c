@@ -392,6 +392,69 @@ static struct dp_dpdk_zc *zc_take(struct dp_dpdk_worker *w,
 	return zc;
 }
 
+static unsigned digits(uint32_t v)
+{
+	unsigned n = 1;
+
+	while (v >= 10) {
+		v /= 10;
+		n++;
+	}
+	return n;
+}
+
+/* The common get: its reply (a miss, or a hit copied) fits one datagram
+ * and is written straight into the request's mbuf, over the request's
+ * own payload. The key moves first (memmove: "VALUE " is longer than
+ * "get "). Returns false, having done nothing, when the reply does not
+ * fit. */
+static bool send_small_get(struct dp_dpdk_worker *w, unsigned pi,
+			   const struct dp_dpdk_udp_req *req,
+			   const struct cc_key *key, const struct cc_view *v)
+{
+	struct dp_dpdk_port *port = &w->d->ports[pi];
+	struct rte_mbuf *m = req->m;
+	uint16_t request_id = (uint16_t)(((uint8_t)req->payload[0] << 8) |
+					 (uint8_t)req->payload[1]);
+	size_t n = 5;  /* "END\r\n" */
+	char *p;
+
+	if (v)
+		n = 6 + key->len + 1 + digits(v->flags) + 1 +
+		    digits(v->value_len) + 2 + v->value_len + 7;
+	if (n > PAYLOAD_MAX)
+		return false;
+	if (!amplification_ok(w, pi, m, req->len, n + PROTO_UDP_HEADER_LEN)) {
+		rte_pktmbuf_free(m);
+		return true;
+	}
+	p = rte_pktmbuf_mtod_offset(m, char *, FRAME_LEN);
+	if (v) {
+		memmove(p + 6, key->data, key->len);
+		memcpy(p, "VALUE ", 6);
+		p += 6 + key->len;
+		*p++ = ' ';
+		p = put_u32(p, v->flags);
+		*p++ = ' ';
+		p = put_u32(p, v->value_len);
+		*p++ = '\r';
+		*p++ = '\n';
+		memcpy(p, v->value, v->value_len);
+		memcpy(p + v->value_len, "\r\nEND\r\n", 7);
+	} else {
+		memcpy(p, "END\r\n", 5);
+	}
+	dp_dpdk_udp_headers(port, m, 0);
+	put_frame(m, request_id, 0, 1);
+	m->data_len = (uint16_t)(FRAME_LEN + n);
+	m->pkt_len = m->data_len;
+	finish(port, m, (uint16_t)(PROTO_UDP_HEADER_LEN + n));
+	dp_dpdk_stage(w, pi, m);
+	dp_dpdk_count(&w->counters[pi].udp_replies, 1);
+	proto_count(&w->pw->counters.bytes_written, n + PROTO_UDP_HEADER_LEN);
+	return true;
+}
+
 /* A run of plain gets: looked up in one batch, answered as the protocol
  * layer answers a one-key get over UDP ("VALUE ...", the value, and END
  * riding with it in one message; "END" alone for a miss). */
@@ -420,10 +483,12 @@ static void serve_gets(struct dp_dpdk_worker *w, unsigned pi,
 
 		proto_count(&pc->bytes_read, run[i]->len);
 		if (results[i] != 0) {
-			msg[0] = (struct piece){ "END\r\n", 5, false };
-			send_message(w, pi, run[i], msg, 1, NULL);
+			send_small_get(w, pi, run[i], &keys[i], NULL);
 			continue;
 		}
+		if (!(port->zero_copy && v->value_len >= zc_min) &&
+		    send_small_get(w, pi, run[i], &keys[i], v))
+			continue;
 		memcpy(e, "VALUE ", 6);
 		e += 6;
 		memcpy(e, keys[i].data, keys[i].len);
