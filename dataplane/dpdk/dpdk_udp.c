@@ -104,12 +104,13 @@ static uint16_t chain_cksum(const struct rte_mbuf *m, uint32_t sum)
 
 /* Sets a datagram's lengths (payload_len UDP payload bytes) and its
  * checksums, once every segment is in place. */
-static void finish(const struct dp_dpdk_port *port, struct rte_mbuf *m,
-		   uint16_t payload_len)
+static void finish(const struct dp_dpdk_port *port, uint16_t port_be,
+		   struct rte_mbuf *m, uint16_t payload_len)
 {
 	struct rte_ipv4_hdr *ip = ip_of(m);
 	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
-	uint32_t sum;
+	uint32_t sum, addr;
+	uint16_t len_be;
 
 	ip->total_length = rte_cpu_to_be_16((uint16_t)(sizeof(*ip) +
 					    sizeof(*udp) + payload_len));
@@ -127,11 +128,22 @@ static void finish(const struct dp_dpdk_port *port, struct rte_mbuf *m,
 		return;
 	}
 	m->ol_flags &= ~RTE_MBUF_F_TX_OFFLOAD_MASK;
-	ip->hdr_checksum = (uint16_t)~dp_dpdk_fold(dp_dpdk_ip_sum(ip));
-	/* The UDP header from its fields (see dp_dpdk_ip_sum), then the
-	 * payload from memory. */
-	sum = dp_dpdk_phdr_sum(ip, (uint16_t)(sizeof(*udp) + payload_len)) +
-	      udp->src_port + udp->dst_port + udp->dgram_len;
+	/* The headers' sums from the values dp_dpdk_udp_headers wrote (a
+	 * 20-byte header, TOS 0, TTL 64, no fragment bits), not read back:
+	 * the compiler merges adjacent field loads into wider ones, which
+	 * wait for the narrower stores just made (store forwarding). Only
+	 * fields nobody wrote, and whole ones, are read. */
+	addr = ip->dst_addr;
+	sum = (port->addr_be & 0xffff) + (port->addr_be >> 16) +
+	      (addr & 0xffff) + (addr >> 16);
+	ip->hdr_checksum = (uint16_t)~dp_dpdk_fold(sum +
+		dp_dpdk_pair(0x45, 0) + dp_dpdk_pair(64, IPPROTO_UDP) +
+		rte_cpu_to_be_16((uint16_t)(sizeof(*ip) + sizeof(*udp) +
+					    payload_len)) + ip->packet_id);
+	/* Pseudo-header, UDP header, then the payload from memory. */
+	len_be = rte_cpu_to_be_16((uint16_t)(sizeof(*udp) + payload_len));
+	sum += dp_dpdk_pair(0, IPPROTO_UDP) + 2 * (uint32_t)len_be +
+	       port_be + udp->dst_port;
 	sum = m->nb_segs == 1 ?
 		sum + dp_dpdk_cksum(udp + 1, payload_len) : chain_cksum(m, sum);
 	sum = (uint16_t)~dp_dpdk_fold(sum);
@@ -318,7 +330,7 @@ static void send_message(struct dp_dpdk_worker *w, unsigned pi,
 				off = 0;
 			}
 		}
-		finish(port, m, (uint16_t)(m->pkt_len - HDR_LEN));
+		finish(port, w->d->udp_port_be, m, (uint16_t)(m->pkt_len - HDR_LEN));
 	}
 	for (unsigned i = 0; i < ndg; i++)
 		dp_dpdk_stage(w, pi, w->dgrams[i]);
@@ -448,7 +460,7 @@ static bool send_small_get(struct dp_dpdk_worker *w, unsigned pi,
 	put_frame(m, request_id, 0, 1);
 	m->data_len = (uint16_t)(FRAME_LEN + n);
 	m->pkt_len = m->data_len;
-	finish(port, m, (uint16_t)(PROTO_UDP_HEADER_LEN + n));
+	finish(port, w->d->udp_port_be, m, (uint16_t)(PROTO_UDP_HEADER_LEN + n));
 	dp_dpdk_stage(w, pi, m);
 	dp_dpdk_count(&w->counters[pi].udp_replies, 1);
 	proto_count(&w->pw->counters.bytes_written, n + PROTO_UDP_HEADER_LEN);
@@ -544,7 +556,7 @@ static void serve_one(struct dp_dpdk_worker *w, unsigned pi,
 			       rte_pktmbuf_mtod_offset(m, char *, HDR_LEN));
 		m->data_len = (uint16_t)(HDR_LEN + w->lens[built]);
 		m->pkt_len = m->data_len;
-		finish(port, m, w->lens[built]);
+		finish(port, w->d->udp_port_be, m, w->lens[built]);
 		off += w->lens[built];
 		w->dgrams[built] = m;
 	}
