@@ -140,7 +140,7 @@ out_reply:
 static void json_option_value(struct ctl_buf *out, const struct ctl_option *o,
 			      const char *text)
 {
-	if (ctl_kind_text(o->kind))
+	if (ctl_kind_text(o->kind) || o->kind == CTL_LIST)
 		ctl_buf_json_str(out, text);
 	else if (o->kind == CTL_SET || o->kind == CTL_CLEAR)
 		ctl_buf_printf(out, "%s", strcmp(text, "yes") ? "false"

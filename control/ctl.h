@@ -45,6 +45,14 @@
 #define CTL_NAME_MAX 64
 #define CTL_FILE_MAX 4096
 #define CTL_LISTEN_MAX (CTL_ADDR_MAX + 8)  /* address, ':', port */
+#define CTL_EAL_MAX 1024   /* --dpdk's EAL arguments */
+/* A repeatable option's values, in the order given, stored in place. */
+#define CTL_LIST_MAX 16
+#define CTL_ITEM_MAX 256
+struct ctl_list {
+	char v[CTL_LIST_MAX][CTL_ITEM_MAX];
+	unsigned n;
+};
 
 struct ctl_config {
 	uint16_t tcp_port;         /* -p; 0: no TCP */
@@ -65,6 +73,13 @@ struct ctl_config {
 	char config_file[CTL_FILE_MAX];     /* --config; "": none */
 	char metrics_listen[CTL_LISTEN_MAX]; /* --metrics-listen ADDR:PORT;
 					      * "" or "off": no exporter */
+	/* The DPDK path (control/dpdk_opts.c): on when a port is given. */
+	char dpdk_eal[CTL_EAL_MAX];  /* --dpdk: EAL arguments, space separated */
+	struct ctl_list dpdk_ports;  /* --dpdk-port */
+	uint32_t dpdk_workers;       /* --dpdk-workers; 0: every EAL worker */
+	uint32_t udp_amplification;  /* --udp-amplification; 0: no limit */
+	struct ctl_list udp_allow;   /* --udp-allow CIDRs */
+	bool dpdk_no_bulk;           /* --dpdk-no-bulk-get */
 	bool help, version;        /* -h, -V: print and exit */
 };
 
@@ -79,6 +94,9 @@ enum ctl_kind {
 		       * in [min, max] in the file and at run time */
 	CTL_LISTEN,   /* char[max] as CTL_STRING, holding ADDR:PORT,
 		       * [IPV6]:PORT, :PORT (every interface), or "" / "off" */
+	CTL_LIST,     /* struct ctl_list: each value's space-separated
+		       * words appended (the flag once per use; the file
+		       * and config set give all of them at once) */
 };
 
 /* Option flags. */
@@ -348,5 +366,41 @@ int ctl_server_start(struct ctl_server *s);
 /* Stops and joins the control thread, closes the clients, removes the
  * socket if it is still the one bound, frees s. */
 void ctl_server_destroy(struct ctl_server *s);
+
+/* ---- the DPDK path (control/dpdk_opts.c, built with libdpdk) ---- */
+
+struct proto_server;
+struct ctl_dpdk;
+
+/* Parses an IPv4 network "A.B.C.D/P" (or an address alone, /32) into
+ * host-order addr and mask. -EINVAL and a message when it is not one. */
+int ctl_parse_cidr(const char *s, uint32_t *addr, uint32_t *mask,
+		   char *err, size_t errlen);
+
+/* Parses --dpdk-port "<devargs>,<ipv4>/<prefix>[,exception=<iface>]":
+ * the device's own arguments, then our address, then the exception TAP's
+ * interface name (default cc-exc<index>; "none": no exception path).
+ * devargs, iface: copied into the caller's buffers. */
+int ctl_parse_dpdk_port(const char *spec, unsigned index, char *devargs,
+			size_t devargs_len, uint32_t *addr, uint8_t *prefix,
+			char *iface, size_t iface_len, char *err,
+			size_t errlen);
+
+/* Initialises the EAL from cfg->dpdk_eal and creates the DPDK dataplane
+ * over cfg's ports (and their exception TAPs, so their addresses exist
+ * before the io_uring server binds). */
+int ctl_dpdk_create(const struct ctl_config *cfg, struct proto_server *ps,
+		    struct ctl_dpdk **out, char *err, size_t errlen);
+/* Adds the DPDK workers' protocol state to ps->workers, which the io_uring
+ * server filled, so `stats` counts both; before any worker starts.
+ * -ENOMEM. */
+int ctl_dpdk_add_workers(struct ctl_dpdk *d);
+int ctl_dpdk_start(struct ctl_dpdk *d);
+/* Prints each port's counters (dp_dpdk_counters_read), one line a port,
+ * "dpdk port N: name=value ...": at exit with -v. */
+void ctl_dpdk_log(const struct ctl_dpdk *d, FILE *f);
+void ctl_dpdk_stop(struct ctl_dpdk *d);
+/* Joins, frees the dataplane and gives ps->workers back as it was. */
+void ctl_dpdk_destroy(struct ctl_dpdk *d);
 
 #endif

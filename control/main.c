@@ -179,8 +179,10 @@ static void reload_on_signal(struct ctl_daemon *d)
 }
 
 /* Blocks until SIGTERM, SIGINT or a stop asked by a worker or the
- * control socket; SIGHUP reloads on the way. */
-static void wait_for_stop(struct ctl_daemon *d, int sigfd)
+ * control socket; SIGHUP reloads on the way. DPDK workers have no stop
+ * fd to write: with them (poll_ms > 0) the shutdown command's flag is
+ * also looked at every poll_ms. */
+static void wait_for_stop(struct ctl_daemon *d, int sigfd, int poll_ms)
 {
 	struct pollfd pfd[2] = {
 		{ .fd = sigfd, .events = POLLIN },
@@ -188,11 +190,17 @@ static void wait_for_stop(struct ctl_daemon *d, int sigfd)
 	};
 
 	for (;;) {
-		if (poll(pfd, 2, -1) < 0) {
+		int n = poll(pfd, 2, poll_ms);
+
+		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
+		/* acquire: pairs with the shutdown command's store. */
+		if (n == 0 && atomic_load_explicit(&d->ps->shutdown_requested,
+						   memory_order_acquire))
+			break;
 		if (pfd[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
@@ -224,7 +232,9 @@ int main(int argc, char **argv)
 	struct dp_server *srv;
 	struct cc_cache *cache;
 	struct ctl_metrics *metrics = NULL;
+	struct ctl_dpdk *dpdk = NULL;
 	sigset_t sigs;
+	char msg[512];
 	int sigfd, err;
 
 	ctl_log_init(prog, NULL);
@@ -255,6 +265,12 @@ int main(int argc, char **argv)
 		goto out_sigfd;
 	init_server(&ps, &cfg, cache);
 	ctl_log_init(prog, &ps.settings.verbosity);
+	if (cfg.dpdk_ports.n &&
+	    ctl_dpdk_create(&cfg, &ps, &dpdk, msg, sizeof(msg))) {
+		ctl_log(CTL_LOG_ERROR, "%s", msg);
+		err = 1;
+		goto out_cache;
+	}
 	dp = (struct dp_params){
 		.listen_addr = cfg.listen_addr,
 		.tcp_port = cfg.tcp_port,
@@ -269,7 +285,12 @@ int main(int argc, char **argv)
 			err == -EINVAL ? "not an address this host resolves" :
 			strerror(-err));
 		err = 1;
-		goto out_cache;
+		goto out_dpdk;
+	}
+	if (dpdk && ctl_dpdk_add_workers(dpdk)) {
+		ctl_log(CTL_LOG_ERROR, "out of memory");
+		err = 1;
+		goto out_server;
 	}
 	err = ctl_daemon_init(&d, &layers, &cfg);
 	if (err) {
@@ -303,6 +324,14 @@ int main(int argc, char **argv)
 		dp_server_join(srv);
 		goto out_control;
 	}
+	if (dpdk && (err = ctl_dpdk_start(dpdk)) != 0) {
+		ctl_log(CTL_LOG_ERROR, "cannot start the DPDK workers: %s",
+			strerror(-err));
+		err = 1;
+		dp_server_stop(srv);
+		dp_server_join(srv);
+		goto out_control;
+	}
 	ctl_log(CTL_LOG_INFO, "%s %s: listening on %s, tcp %u, udp %u, %u "
 		"threads, %u MiB, items up to %llu bytes, zero-copy send %s, "
 		"control socket %s", prog, CORECACHE_VERSION, cfg.listen_addr,
@@ -312,7 +341,12 @@ int main(int argc, char **argv)
 		ctl ? cfg.control_socket : "none");
 	ctl_notify("READY=1");
 
-	wait_for_stop(&d, sigfd);
+	wait_for_stop(&d, sigfd, dpdk ? 100 : -1);
+	if (dpdk) {
+		ctl_dpdk_stop(dpdk);
+		if (cfg.verbosity)
+			ctl_dpdk_log(dpdk, stderr);
+	}
 	dp_server_join(srv);
 	err = 0;
 out_control:
@@ -321,7 +355,13 @@ out_daemon:
 	ctl_daemon_deinit(&d);
 out_server:
 	ctl_metrics_stop(metrics);
+	/* First: it gives back ps.workers as the io_uring server made
+	 * them. */
+	ctl_dpdk_destroy(dpdk);
+	dpdk = NULL;
 	dp_server_destroy(srv);
+out_dpdk:
+	ctl_dpdk_destroy(dpdk);
 out_cache:
 	cc_destroy(cache);
 out_sigfd:

@@ -86,6 +86,26 @@ const struct ctl_option ctl_options[] = {
 	  "and /healthz over HTTP there; [addr]:port for IPv6, :port for "
 	  "every interface (default: 127.0.0.1:9180, \"\" or off: none)",
 	  CTL_OPT_EMPTY, NULL },
+	{ 0, "dpdk", CTL_STRING, FIELD(dpdk_eal), 0, CTL_EAL_MAX, "<args>",
+	  "DPDK EAL arguments, space separated (e.g. \"-a 0000:03:00.0\"; "
+	  "without -l the NUMA plan picks the lcores); used when "
+	  "--dpdk-port is given", CTL_OPT_EMPTY, NULL },
+	{ 0, "dpdk-port", CTL_LIST, FIELD(dpdk_ports), 0, CTL_ITEM_MAX,
+	  "<spec>", "serve memcached UDP (-U) on a DPDK port; <spec> is "
+	  "<devargs>,<ipv4>/<prefix>[,exception=<iface>]: other traffic "
+	  "goes to the kernel through TAP <iface> (default cc-exc<n>, "
+	  "none: dropped); repeatable", CTL_OPT_EMPTY, NULL },
+	{ 0, "dpdk-workers", CTL_UINT, FIELD(dpdk_workers), 0, 64, "<num>",
+	  "DPDK worker lcores (default: 0: every worker lcore of --dpdk's "
+	  "-l, or 1 placed by the NUMA plan when --dpdk has no -l)", 0, NULL },
+	{ 0, "dpdk-no-bulk-get", CTL_SET, FIELD(dpdk_no_bulk), 0, 0, NULL,
+	  "serve DPDK gets one by one, not in batches", 0, NULL },
+	{ 0, "udp-amplification", CTL_UINT, FIELD(udp_amplification), 0,
+	  1u << 20, "<num>", "DPDK UDP replies may be at most this many "
+	  "times the request's size (default: 10, 0: no limit)", 0, NULL },
+	{ 0, "udp-allow", CTL_LIST, FIELD(udp_allow), 0, CTL_ITEM_MAX, "<cidr>",
+	  "sources exempt from --udp-amplification; repeatable",
+	  CTL_OPT_EMPTY, NULL },
 	{ 'V', "version", CTL_SET, FIELD(version), 0, 0, NULL,
 	  "print version and exit", CTL_OPT_CMDLINE, NULL },
 	{ 'h', "help", CTL_SET, FIELD(help), 0, 0, NULL,
@@ -113,6 +133,7 @@ void ctl_config_init(struct ctl_config *cfg)
 	ctl_default_socket(cfg->control_socket, sizeof(cfg->control_socket));
 	snprintf(cfg->metrics_listen, sizeof(cfg->metrics_listen), "%s",
 		 ctl_metrics_listen_default);
+	cfg->udp_amplification = 10;
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -264,6 +285,32 @@ static int set_value(struct ctl_config *cfg, const struct ctl_option *o,
 		memcpy(field, value, strlen(value) + 1);
 		return 0;
 	}
+	case CTL_LIST: {
+		struct ctl_list *l = (struct ctl_list *)field;
+		const char *w = value ? value : "";
+		size_t n;
+
+		if (!*w && !(o->flags & CTL_OPT_EMPTY))
+			return fail(err, errlen, "%s: empty value", label);
+		for (;;) {
+			while (*w == ' ' || *w == '\t')
+				w++;
+			if (!*w)
+				break;
+			n = strcspn(w, " \t");
+			if (l->n == CTL_LIST_MAX)
+				return fail(err, errlen, "%s: more than %d given",
+					    label, CTL_LIST_MAX);
+			if (n >= o->max)
+				return fail(err, errlen, "%s: a value longer "
+					    "than %llu bytes", label,
+					    (unsigned long long)o->max - 1);
+			memcpy(l->v[l->n], w, n);
+			l->v[l->n++][n] = '\0';
+			w += n;
+		}
+		return 0;
+	}
 	case CTL_PORT:
 	case CTL_UINT:
 	case CTL_SIZE:
@@ -326,6 +373,8 @@ static size_t field_size(const struct ctl_option *o)
 	case CTL_STRING:
 	case CTL_LISTEN:
 		return (size_t)o->max;
+	case CTL_LIST:
+		return sizeof(struct ctl_list);
 	case CTL_SET:
 	case CTL_CLEAR:
 		break;
@@ -341,6 +390,16 @@ bool ctl_option_differs(const struct ctl_config *a, const struct ctl_config *b,
 
 	if (ctl_kind_text(o->kind))
 		return strcmp(fa, fb) != 0;
+	if (o->kind == CTL_LIST) {
+		const struct ctl_list *la = (const void *)fa, *lb = (const void *)fb;
+
+		if (la->n != lb->n)
+			return true;
+		for (unsigned i = 0; i < la->n; i++)
+			if (strcmp(la->v[i], lb->v[i]) != 0)
+				return true;
+		return false;
+	}
 	return memcmp(fa, fb, field_size(o)) != 0;
 }
 
@@ -372,6 +431,22 @@ void ctl_option_format(const struct ctl_config *cfg,
 	case CTL_LISTEN:
 		snprintf(buf, len, "%s", field);
 		break;
+	case CTL_LIST: {
+		/* The words the file takes back, space separated. */
+		const struct ctl_list *l = (const void *)field;
+		size_t at = 0;
+
+		buf[0] = '\0';
+		for (unsigned i = 0; i < l->n && at < len; i++) {
+			int n = snprintf(buf + at, len - at, "%s%s",
+					 i ? " " : "", l->v[i]);
+
+			if (n < 0)
+				break;
+			at += (size_t)n;
+		}
+		break;
+	}
 	case CTL_SET:
 	case CTL_CLEAR:
 		snprintf(buf, len, "%s", *(const bool *)field ==

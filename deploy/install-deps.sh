@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   build-essential meson ninja-build pkg-config
-  libdpdk-dev dpdk
+  libdpdk-dev dpdk dpdk-dev
   liburing-dev libjemalloc-dev libcmocka-dev libnuma-dev libxxhash-dev
   libinih-dev
   clang libclang-rt-14-dev

@@ -60,8 +60,9 @@ run_fuzz() {
   else
     CC=clang meson setup "$dir" "${setup_args[@]}" >/dev/null
   fi
-  ninja -C "$dir" tests/fuzz/fuzz_text tests/fuzz/fuzz_meta tests/fuzz/fuzz_udp
-  for t in text meta udp; do
+  ninja -C "$dir" tests/fuzz/fuzz_text tests/fuzz/fuzz_meta tests/fuzz/fuzz_udp \
+    tests/fuzz/fuzz_packet
+  for t in text meta udp packet; do
     # New inputs go to a scratch corpus; the seed corpus is only read.
     work="$dir/fuzz-$t"
     rm -rf "$work"

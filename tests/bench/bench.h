@@ -38,6 +38,7 @@
 /* ---- subcommands ---- */
 
 int bench_engine_run(int argc, char **argv);
+int bench_dataplane_run(int argc, char **argv);
 
 /* ---- engine items (bench_engine.c) ---- */
 

@@ -19,6 +19,8 @@ struct bench_cmd {
 static const struct bench_cmd bench_cmds[] = {
 	{ "engine", "cache engine: GET/SET rates, limits, baselines, miss ratio",
 	  bench_engine_run },
+	{ "dataplane", "DPDK worker: GET replies/s vs testpmd macswap",
+	  bench_dataplane_run },
 };
 
 #define BENCH_NCMDS (sizeof(bench_cmds) / sizeof(bench_cmds[0]))
