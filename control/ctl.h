@@ -139,6 +139,11 @@ static inline bool ctl_kind_text(enum ctl_kind k)
 	return k == CTL_STRING || k == CTL_LISTEN;
 }
 
+/* Writes a one-line message into err (errlen bytes, may be 0) and
+ * returns -EINVAL: how the parsers here report bad input. */
+int ctl_fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* The defaults: memcached's, except listening on 127.0.0.1 only; the
  * control socket at ctl_default_socket(). */
 void ctl_config_init(struct ctl_config *cfg);

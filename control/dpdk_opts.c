@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,18 +36,6 @@ struct ctl_dpdk {
 	char *eal_buf;
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
 
 int ctl_parse_cidr(const char *s, uint32_t *addr, uint32_t *mask,
 		   char *err, size_t errlen)
@@ -77,7 +64,7 @@ int ctl_parse_cidr(const char *s, uint32_t *addr, uint32_t *mask,
 	*addr = ntohl(a.s_addr) & *mask;
 	return 0;
 bad:
-	return fail(err, errlen, "'%s' is not an IPv4 network (A.B.C.D/P, "
+	return ctl_fail(err, errlen, "'%s' is not an IPv4 network (A.B.C.D/P, "
 		    "P from 0 to 32)", s);
 }
 
@@ -97,30 +84,30 @@ int ctl_parse_dpdk_port(const char *spec, unsigned index, char *devargs,
 		const char *name = comma + 11;
 
 		if (!*name || strlen(name) >= iface_len || strlen(name) > 15)
-			return fail(err, errlen, "--dpdk-port '%s': bad "
+			return ctl_fail(err, errlen, "--dpdk-port '%s': bad "
 				    "exception interface name", spec);
 		snprintf(iface, iface_len, "%s", name);
 		n = (size_t)(comma - spec);
 		comma = n ? memrchr(spec, ',', n) : NULL;
 	}
 	if (!comma || comma == spec)
-		return fail(err, errlen, "--dpdk-port '%s': want "
+		return ctl_fail(err, errlen, "--dpdk-port '%s': want "
 			    "<devargs>,<ipv4>/<prefix>", spec);
 	net = comma + 1;
 	len = n - (size_t)(net - spec);
 	if (len >= sizeof(buf) || !memchr(net, '/', len))
-		return fail(err, errlen, "--dpdk-port '%s': want "
+		return ctl_fail(err, errlen, "--dpdk-port '%s': want "
 			    "<devargs>,<ipv4>/<prefix>", spec);
 	memcpy(buf, net, len);
 	buf[len] = '\0';
 	if (ctl_parse_cidr(buf, &a, &mask, msg, sizeof(msg)))
-		return fail(err, errlen, "--dpdk-port '%s': %s", spec, msg);
+		return ctl_fail(err, errlen, "--dpdk-port '%s': %s", spec, msg);
 	/* Our address is the one given, not its network's. */
 	buf[strcspn(buf, "/")] = '\0';
 	inet_pton(AF_INET, buf, &in);
 	a = ntohl(in.s_addr);
 	if ((size_t)(comma - spec) >= devargs_len)
-		return fail(err, errlen, "--dpdk-port '%s': device "
+		return ctl_fail(err, errlen, "--dpdk-port '%s': device "
 			    "arguments too long", spec);
 	memcpy(devargs, spec, (size_t)(comma - spec));
 	devargs[comma - spec] = '\0';
@@ -137,13 +124,13 @@ static int eal_args(const char *s, char **buf, char **argv, int *argc,
 
 	*buf = strdup(s ? s : "");
 	if (!*buf)
-		return fail(err, errlen, "out of memory");
+		return ctl_fail(err, errlen, "out of memory");
 	argv[0] = "corecached";
 	*argc = 1;
 	for (tok = strtok_r(*buf, " \t", &save); tok;
 	     tok = strtok_r(NULL, " \t", &save)) {
 		if (*argc == EAL_ARGS_MAX - 1)
-			return fail(err, errlen, "--dpdk: more than %d "
+			return ctl_fail(err, errlen, "--dpdk: more than %d "
 				    "arguments", EAL_ARGS_MAX - 2);
 		argv[(*argc)++] = tok;
 	}
@@ -190,7 +177,7 @@ static int plan_lcores(const struct ctl_config *cfg, struct ctl_dpdk *d,
 
 	rc = numa_topology_load(NULL, &topo, msg, sizeof(msg));
 	if (rc)
-		return fail(err, errlen, "DPDK placement: %s", msg);
+		return ctl_fail(err, errlen, "DPDK placement: %s", msg);
 	numa_plan_req_init(&req);
 	req.workers = cfg->dpdk_workers ? cfg->dpdk_workers : 1;
 	req.allowed = CPU_COUNT(allowed) ? allowed : NULL;
@@ -205,7 +192,7 @@ static int plan_lcores(const struct ctl_config *cfg, struct ctl_dpdk *d,
 	rc = numa_plan_create(topo, &req, &d->plan, msg, sizeof(msg));
 	numa_topology_destroy(topo);
 	if (rc)
-		return fail(err, errlen, "DPDK placement: %s", msg);
+		return ctl_fail(err, errlen, "DPDK placement: %s", msg);
 	*nl = numa_plan_workers(d->plan);
 	used = (size_t)snprintf(d->lcore_arg, sizeof(d->lcore_arg), "%d",
 				numa_plan_main_cpu(d->plan));
@@ -216,7 +203,7 @@ static int plan_lcores(const struct ctl_config *cfg, struct ctl_dpdk *d,
 					 lcores[w]);
 	}
 	if (used >= sizeof(d->lcore_arg) || *argc + 4 >= EAL_ARGS_MAX)
-		return fail(err, errlen, "DPDK placement: too many lcores");
+		return ctl_fail(err, errlen, "DPDK placement: too many lcores");
 	for (unsigned i = 0; i < nports; i++) {
 		ports[i].pool_placed = true;
 		ports[i].pool_socket = numa_plan_port_pool_node(d->plan, i);
@@ -252,7 +239,7 @@ int ctl_dpdk_create(const struct ctl_config *cfg, struct proto_server *ps,
 	int argc, rc;
 
 	if (cfg->udp_port == 0)
-		return fail(err, errlen, "--dpdk-port needs -U/--udp-port: "
+		return ctl_fail(err, errlen, "--dpdk-port needs -U/--udp-port: "
 			    "the memcached UDP port it serves");
 	for (unsigned i = 0; i < cfg->dpdk_ports.n; i++) {
 		ports[i] = (struct dp_dpdk_port_params){ .devargs = devargs[i] };
@@ -270,11 +257,11 @@ int ctl_dpdk_create(const struct ctl_config *cfg, struct proto_server *ps,
 
 		if (ctl_parse_cidr(cfg->udp_allow.v[i], &allow[i].addr,
 				   &allow[i].mask, msg, sizeof(msg)))
-			return fail(err, errlen, "--udp-allow: %s", msg);
+			return ctl_fail(err, errlen, "--udp-allow: %s", msg);
 	}
 	d = calloc(1, sizeof(*d));
 	if (!d)
-		return fail(err, errlen, "out of memory");
+		return ctl_fail(err, errlen, "out of memory");
 	d->ps = ps;
 	rc = eal_args(cfg->dpdk_eal, &d->eal_buf, argv, &argc, err, errlen);
 	if (rc)

@@ -136,10 +136,7 @@ void ctl_config_init(struct ctl_config *cfg)
 	cfg->udp_amplification = 10;
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+int ctl_fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -162,7 +159,7 @@ int ctl_listen_split(const char *value, char *host, size_t hostlen,
 		const char *close = strchr(value, ']');
 
 		if (!close || close[1] != ':')
-			return fail(err, errlen, "'%s': an IPv6 address is "
+			return ctl_fail(err, errlen, "'%s': an IPv6 address is "
 				    "written [addr]:port", value);
 		h = value + 1;
 		hlen = (size_t)(close - h);
@@ -170,19 +167,19 @@ int ctl_listen_split(const char *value, char *host, size_t hostlen,
 	} else {
 		colon = strrchr(value, ':');
 		if (!colon)
-			return fail(err, errlen, "'%s' is not addr:port",
+			return ctl_fail(err, errlen, "'%s' is not addr:port",
 				    value);
 		if (memchr(value, ':', (size_t)(colon - value)))
-			return fail(err, errlen, "'%s': an IPv6 address is "
+			return ctl_fail(err, errlen, "'%s': an IPv6 address is "
 				    "written [addr]:port", value);
 		hlen = (size_t)(colon - value);
 	}
 	if (hlen >= hostlen || strlen(colon + 1) >= portlen)
-		return fail(err, errlen, "'%s' is too long", value);
+		return ctl_fail(err, errlen, "'%s' is too long", value);
 	if (colon[1] < '0' || colon[1] > '9' || strlen(colon + 1) > 5 ||
 	    strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
 	    (v = strtoull(colon + 1, NULL, 10)) == 0 || v > 65535)
-		return fail(err, errlen, "'%s': the port must be a number "
+		return ctl_fail(err, errlen, "'%s': the port must be a number "
 			    "from 1 to 65535", value);
 	memcpy(host, h, hlen);
 	host[hlen] = '\0';
@@ -250,7 +247,7 @@ static int set_value(struct ctl_config *cfg, const struct ctl_option *o,
 	case CTL_SET:
 	case CTL_CLEAR:
 		if (value && !parse_bool(value, &b))
-			return fail(err, errlen, "%s: '%s' is not yes or no",
+			return ctl_fail(err, errlen, "%s: '%s' is not yes or no",
 				    label, value);
 		*(bool *)field = (value ? b : true) == (o->kind == CTL_SET);
 		return 0;
@@ -263,9 +260,9 @@ static int set_value(struct ctl_config *cfg, const struct ctl_option *o,
 		break;
 	case CTL_STRING:
 		if (!value || (!*value && !(o->flags & CTL_OPT_EMPTY)))
-			return fail(err, errlen, "%s: empty value", label);
+			return ctl_fail(err, errlen, "%s: empty value", label);
 		if (strlen(value) >= o->max)
-			return fail(err, errlen, "%s: longer than %llu bytes",
+			return ctl_fail(err, errlen, "%s: longer than %llu bytes",
 				    label, (unsigned long long)o->max - 1);
 		memcpy(field, value, strlen(value) + 1);
 		return 0;
@@ -277,10 +274,10 @@ static int set_value(struct ctl_config *cfg, const struct ctl_option *o,
 			char msg[192];
 
 			snprintf(msg, sizeof(msg), "%s", value ? err : "");
-			return fail(err, errlen, "%s: %s", label, msg);
+			return ctl_fail(err, errlen, "%s: %s", label, msg);
 		}
 		if (strlen(value) >= o->max)
-			return fail(err, errlen, "%s: longer than %llu bytes",
+			return ctl_fail(err, errlen, "%s: longer than %llu bytes",
 				    label, (unsigned long long)o->max - 1);
 		memcpy(field, value, strlen(value) + 1);
 		return 0;
@@ -291,7 +288,7 @@ static int set_value(struct ctl_config *cfg, const struct ctl_option *o,
 		size_t n;
 
 		if (!*w && !(o->flags & CTL_OPT_EMPTY))
-			return fail(err, errlen, "%s: empty value", label);
+			return ctl_fail(err, errlen, "%s: empty value", label);
 		for (;;) {
 			while (*w == ' ' || *w == '\t')
 				w++;
@@ -299,10 +296,10 @@ static int set_value(struct ctl_config *cfg, const struct ctl_option *o,
 				break;
 			n = strcspn(w, " \t");
 			if (l->n == CTL_LIST_MAX)
-				return fail(err, errlen, "%s: more than %d given",
+				return ctl_fail(err, errlen, "%s: more than %d given",
 					    label, CTL_LIST_MAX);
 			if (n >= o->max)
-				return fail(err, errlen, "%s: a value longer "
+				return ctl_fail(err, errlen, "%s: a value longer "
 					    "than %llu bytes", label,
 					    (unsigned long long)o->max - 1);
 			memcpy(l->v[l->n], w, n);
@@ -317,12 +314,12 @@ static int set_value(struct ctl_config *cfg, const struct ctl_option *o,
 		break;
 	}
 	if (!value || !parse_number(value, o->kind == CTL_SIZE, &v))
-		return fail(err, errlen, "%s: '%s' is not a %s", label,
+		return ctl_fail(err, errlen, "%s: '%s' is not a %s", label,
 			    value ? value : "",
 			    o->kind == CTL_SIZE ? "size (a number, optionally "
 			    "followed by k or m)" : "number");
 	if (v < o->min || v > o->max)
-		return fail(err, errlen,
+		return ctl_fail(err, errlen,
 			    "%s: %s is out of range (%llu to %llu)", label,
 			    value, (unsigned long long)o->min,
 			    (unsigned long long)o->max);
@@ -506,20 +503,20 @@ int ctl_parse_args(struct ctl_config *cfg, bool *given, int argc,
 				       what[1] == '-';
 
 			if (c == ':' && (optopt >= 256 || is_long))
-				return fail(err, errlen,
+				return ctl_fail(err, errlen,
 					    "option '%s' needs a value", what);
 			if (c == ':')
-				return fail(err, errlen,
+				return ctl_fail(err, errlen,
 					    "option '-%c' needs a value",
 					    optopt);
 			if (optopt && !is_long)
-				return fail(err, errlen,
+				return ctl_fail(err, errlen,
 					    "unknown option '-%c'", optopt);
-			return fail(err, errlen, "unknown option '%s'", what);
+			return ctl_fail(err, errlen, "unknown option '%s'", what);
 		}
 		o = c >= 256 ? &ctl_options[c - 256] : find_short(c);
 		if (!o)
-			return fail(err, errlen, "unknown option '-%c'", c);
+			return ctl_fail(err, errlen, "unknown option '-%c'", c);
 		err_code = ctl_option_set(cfg, o, o->arg ? optarg : NULL, err,
 					  errlen);
 		if (err_code)
@@ -528,7 +525,7 @@ int ctl_parse_args(struct ctl_config *cfg, bool *given, int argc,
 			given[o - ctl_options] = true;
 	}
 	if (optind < argc)
-		return fail(err, errlen, "unexpected argument '%s'",
+		return ctl_fail(err, errlen, "unexpected argument '%s'",
 			    argv[optind]);
 	return 0;
 }
@@ -536,11 +533,11 @@ int ctl_parse_args(struct ctl_config *cfg, bool *given, int argc,
 int ctl_config_check(const struct ctl_config *cfg, char *err, size_t errlen)
 {
 	if (cfg->memory_max_mb && cfg->memory_max_mb < cfg->memory_mb)
-		return fail(err, errlen,
+		return ctl_fail(err, errlen,
 			    "-m/--memory-limit: %u MiB is above --memory-max "
 			    "(%u MiB)", cfg->memory_mb, cfg->memory_max_mb);
 	if (cfg->item_max > (uint64_t)cfg->memory_mb * MIB / 2)
-		return fail(err, errlen,
+		return ctl_fail(err, errlen,
 			    "-I/--max-item-size: %llu bytes is more than half "
 			    "of -m/--memory-limit (%u MiB)",
 			    (unsigned long long)cfg->item_max, cfg->memory_mb);

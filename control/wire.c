@@ -48,18 +48,6 @@ const struct ctl_cmd_help ctl_cmd_helps[] = {
 };
 const size_t ctl_ncmd_helps = sizeof(ctl_cmd_helps) / sizeof(ctl_cmd_helps[0]);
 
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
 
 /* Splits line in place at spaces and tabs; returns the number of words,
  * or -1 when there are more than max. */
@@ -122,15 +110,15 @@ static int parse_config(char **w, int n, struct ctl_cmd *cmd, char *err,
 {
 	if (n >= 2 && !strcmp(w[1], "get")) {
 		if (n > 3)
-			return bad(err, errlen, "usage: config get [name]");
+			return ctl_fail(err, errlen, "usage: config get [name]");
 		cmd->verb = CTL_CMD_CONFIG_GET;
 	} else if (n >= 2 && !strcmp(w[1], "set")) {
 		if (n != 4)
-			return bad(err, errlen,
+			return ctl_fail(err, errlen,
 				   "usage: config set <name> <value>");
 		cmd->verb = CTL_CMD_CONFIG_SET;
 	} else {
-		return bad(err, errlen, "usage: config get [name] | config "
+		return ctl_fail(err, errlen, "usage: config get [name] | config "
 			   "set <name> <value>");
 	}
 	cmd->nargs = (unsigned)n - 2;
@@ -148,11 +136,11 @@ int ctl_cmd_parse(char *line, struct ctl_cmd *cmd, char *err, size_t errlen)
 	memset(cmd, 0, sizeof(*cmd));
 	for (const unsigned char *p = (const unsigned char *)line; *p; p++)
 		if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
-			return bad(err, errlen, "request contains a control "
+			return ctl_fail(err, errlen, "request contains a control "
 				   "byte (0x%02x)", *p);
 	n = split(line, w, (int)(sizeof(w) / sizeof(w[0])));
 	if (n < 0)
-		return bad(err, errlen, "too many words");
+		return ctl_fail(err, errlen, "too many words");
 	/* corecachectl --json adds a prefix to what the user typed, which
 	 * may end in "json" too: both are taken. */
 	if (n > 0 && !strcmp(w[0], "json")) {
@@ -164,17 +152,17 @@ int ctl_cmd_parse(char *line, struct ctl_cmd *cmd, char *err, size_t errlen)
 		n--;
 	}
 	if (n == 0)
-		return bad(err, errlen, "empty request (try help)");
+		return ctl_fail(err, errlen, "empty request (try help)");
 	if (!strcmp(w[0], "config"))
 		return parse_config(w, n, cmd, err, errlen);
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		if (!strcmp(w[0], verbs[i].word))
 			v = &verbs[i];
 	if (!v)
-		return bad(err, errlen, "unknown command '%.64s' (try help)",
+		return ctl_fail(err, errlen, "unknown command '%.64s' (try help)",
 			   w[0]);
 	if ((unsigned)n - 1 < v->min_args || (unsigned)n - 1 > v->max_args)
-		return bad(err, errlen, "%s: wrong number of arguments "
+		return ctl_fail(err, errlen, "%s: wrong number of arguments "
 			   "(try help)", v->word);
 	cmd->verb = v->verb;
 	cmd->nargs = (unsigned)n - 1;
@@ -182,11 +170,11 @@ int ctl_cmd_parse(char *line, struct ctl_cmd *cmd, char *err, size_t errlen)
 		cmd->args[i - 1] = w[i];
 	if (v->verb == CTL_CMD_FLUSH && n == 2 &&
 	    !parse_delay(w[1], &cmd->delay))
-		return bad(err, errlen, "flush: '%.32s' is not a delay in "
+		return ctl_fail(err, errlen, "flush: '%.32s' is not a delay in "
 			   "seconds (0 to %d)", w[1], CC_TTL_RELATIVE_MAX);
 	if (v->verb == CTL_CMD_SHUTDOWN && n == 2) {
 		if (strcmp(w[1], "graceful"))
-			return bad(err, errlen, "usage: shutdown [graceful]");
+			return ctl_fail(err, errlen, "usage: shutdown [graceful]");
 		cmd->graceful = true;
 	}
 	return 0;

@@ -370,20 +370,6 @@ static bool plain_get(const struct dp_dpdk_udp_req *r, struct cc_key *key)
 	return true;
 }
 
-static char *put_u32(char *p, uint32_t v)
-{
-	char tmp[10];
-	unsigned n = 0;
-
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n)
-		*p++ = tmp[--n];
-	return p;
-}
-
 /* A zero-copy holder for view v, pinned; NULL (copy instead) when the
  * pool is empty. */
 static struct dp_dpdk_zc *zc_take(struct dp_dpdk_worker *w,
@@ -446,9 +432,9 @@ static bool send_small_get(struct dp_dpdk_worker *w, unsigned pi,
 		memcpy(p, "VALUE ", 6);
 		p += 6 + key->len;
 		*p++ = ' ';
-		p = put_u32(p, v->flags);
+		p = proto_utoa(v->flags, p);
 		*p++ = ' ';
-		p = put_u32(p, v->value_len);
+		p = proto_utoa(v->value_len, p);
 		*p++ = '\r';
 		*p++ = '\n';
 		memcpy(p, v->value, v->value_len);
@@ -506,9 +492,9 @@ static void serve_gets(struct dp_dpdk_worker *w, unsigned pi,
 		memcpy(e, keys[i].data, keys[i].len);
 		e += keys[i].len;
 		*e++ = ' ';
-		e = put_u32(e, v->flags);
+		e = proto_utoa(v->flags, e);
 		*e++ = ' ';
-		e = put_u32(e, v->value_len);
+		e = proto_utoa(v->value_len, e);
 		*e++ = '\r';
 		*e++ = '\n';
 		if (port->zero_copy && v->value_len >= zc_min)

@@ -269,6 +269,10 @@ struct proto_worker {
 	struct proto_latency latency;
 } __attribute__((aligned(64)));
 
+/* Writes v in decimal at p; returns the end. At most 20 bytes. For a
+ * path that writes replies itself (the DPDK path's batched gets). */
+char *proto_utoa(uint64_t v, char *p);
+
 /* Sums every worker's counters (any thread). */
 void proto_counters_read(const struct proto_server *s,
 			 struct proto_counters *sum);

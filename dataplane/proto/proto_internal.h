@@ -113,9 +113,6 @@ bool proto_parse_u32(const char *s, uint32_t *out);
 bool proto_parse_i64(const char *s, int64_t *out);
 bool proto_parse_i32(const char *s, int32_t *out);
 
-/* Writes v in decimal at p; returns the end. At most 20 bytes. */
-char *proto_utoa(uint64_t v, char *p);
-
 /* Queues a whole reply line: s then "\r\n". */
 int proto_reply(struct proto_req *r, const char *s, size_t len);
 #define PROTO_REPLY(r, lit) proto_reply((r), lit, sizeof(lit) - 1)
