@@ -23,6 +23,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -489,15 +490,55 @@ def memory_limit(cmd, tool):
                        b"STORED\r\n", "fill")
         before = json.loads(ctl_ok(sock, "memory json"))
         check(before["used_bytes"] > 32 << 20, "filled", before)
-        expect(ctl_ok(sock, "config set memory-limit 16"),
-               "memory-limit = 16 (was 64)\n", "lowered live")
-        expect(mc_stats(srv)["limit_maxbytes"], str(16 << 20),
-               "memcached sees the new limit")
+        # Under load: two clients keep storing and reading back while the
+        # limit goes down; every store must succeed, every value read
+        # must be the one stored under its key.
+        stop = threading.Event()
+        faults = []
+        ops = [0, 0]
 
-        def shrunk():
-            m = json.loads(ctl_ok(sock, "memory json"))
-            return m["used_bytes"] <= 16 << 20 and m["evictions"] > 0
-        wait_until(shrunk, "eviction down to the new limit", 10.0)
+        def writer(n):
+            try:
+                with srv.connect() as c:
+                    i = 0
+                    while not stop.is_set():
+                        key = b"w%d-%d" % (n, i % 400)
+                        val = key * (2000 + i % 3000)
+                        r = cctest.request(c, b"set %s 0 0 %d\r\n%s\r\n"
+                                           % (key, len(val), val))
+                        if r != b"STORED\r\n":
+                            faults.append(r)
+                        got = cctest.request(c, b"get %s\r\n" % key,
+                                             b"END\r\n")
+                        if got != b"END\r\n" and got != (
+                                b"VALUE %s 0 %d\r\n%s\r\nEND\r\n"
+                                % (key, len(val), val)):
+                            faults.append(got[:80])
+                        i += 1
+                        ops[n] = i
+            except OSError as e:
+                faults.append(repr(e))
+        load = [threading.Thread(target=writer, args=(n,)) for n in range(2)]
+        for t in load:
+            t.start()
+        try:
+            time.sleep(0.2)
+            expect(ctl_ok(sock, "config set memory-limit 16"),
+                   "memory-limit = 16 (was 64)\n", "lowered live")
+            expect(mc_stats(srv)["limit_maxbytes"], str(16 << 20),
+                   "memcached sees the new limit")
+
+            def shrunk():
+                m = json.loads(ctl_ok(sock, "memory json"))
+                return m["used_bytes"] <= 16 << 20 and m["evictions"] > 0
+            wait_until(shrunk, "eviction down to the new limit", 10.0)
+            time.sleep(0.3)
+        finally:
+            stop.set()
+            for t in load:
+                t.join()
+        expect(faults, [], "stores and reads under load while shrinking")
+        check(min(ops) > 20, "both clients kept working", ops)
         with srv.connect() as c:
             expect(cctest.request(c, b"set after 0 0 1\r\nx\r\n"),
                    b"STORED\r\n", "stores go on")
