@@ -25,7 +25,9 @@
  *     threads are draining;
  *   - evicts only when nothing is already on its way back, so threads
  *     starving at once do not empty the cache between them;
- *   - seals its own spare open segments first if nothing else is sealed.
+ *   - seals its own spare open segments first if nothing else is sealed,
+ *     and waits (bounded again) when the other threads hold every
+ *     segment open, which they seal as they fill them.
  * A writer that holds views can neither pass a quiescent point nor wait
  * (its stale epoch would hold back everyone's grace period): it evicts
  * once if nothing is on its way and returns -ENOMEM, and its caller
@@ -560,9 +562,11 @@ static int seg_open_slow(struct cc_thread *t, struct cc_seg_src *src,
 		if (release_spare(t))
 			continue;
 		/* Another thread took what was sealed since the count
-		 * above: wait for it like for any segment on its way. */
-		if (atomic_load_explicit(&c->pending, memory_order_relaxed) == 0 ||
-		    !wait_step(c, &start, &rounds))
+		 * above, or every segment is open in other threads (a
+		 * cache of few segments, many writers): wait, bounded, for
+		 * it to come back or for them to seal theirs as they fill
+		 * (they are writing, so they do soon). */
+		if (!wait_step(c, &start, &rounds))
 			break;
 	}
 	cc_count(&t->counters.out_of_memory, 1);
