@@ -397,6 +397,7 @@ int dp_dpdk_create(struct proto_server *ps, const struct dp_dpdk_params *p,
 		if (rc)
 			goto destroy;
 	}
+	dp_dpdk_telemetry_attach(d);
 	*out = d;
 	return 0;
 destroy:
@@ -512,6 +513,7 @@ void dp_dpdk_destroy(struct dp_dpdk *d)
 {
 	if (!d)
 		return;
+	dp_dpdk_telemetry_detach(d);
 	dp_dpdk_stop(d);
 	dp_dpdk_join(d);
 	/* Staged packets first: they may hold zero-copy references. */

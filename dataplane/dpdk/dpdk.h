@@ -21,6 +21,10 @@
  * thread; dp_dpdk_set_amplification and dp_dpdk_set_allow from one
  * control thread at a time, while the workers run.
  *
+ * DPDK telemetry: /corecache/ports, /corecache/port_info,P and
+ * /corecache/stats[,P[,Q]] show the last dataplane created, from its
+ * creation to its destruction.
+ *
  * Errors: functions return 0 or a negative errno value; the set-up ones
  * also write a one-line message into the caller's buffer.
  */

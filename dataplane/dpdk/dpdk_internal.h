@@ -216,4 +216,10 @@ void dp_dpdk_udp_headers(const struct dp_dpdk_port *port, struct rte_mbuf *m,
 
 void dp_dpdk_zc_free(void *addr, void *opaque);
 
+/* DPDK telemetry's /corecache/ commands (dpdk_telemetry.c) read d from
+ * attach (end of create) to detach (start of destroy); the last
+ * dataplane created is the one they show. */
+void dp_dpdk_telemetry_attach(const struct dp_dpdk *d);
+void dp_dpdk_telemetry_detach(const struct dp_dpdk *d);
+
 #endif

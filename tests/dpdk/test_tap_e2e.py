@@ -18,7 +18,8 @@ stats counting the DPDK workers), the control plane's view of the DPDK
 path (corecachectl ports in text and JSON, counters that moved with the
 traffic; the /metrics DPDK series and xstats, checked by promtool when
 installed; live config set udp-amplification and udp-allow changing what
-the guard drops), and shutdown over UDP.
+the guard drops; corecache's DPDK telemetry commands read over the EAL's
+telemetry socket), and shutdown over UDP.
 
 Skips (77) when not root, without /dev/net/tun or ip(8), or where network
 namespaces cannot be created.
@@ -44,6 +45,7 @@ NS_SRV, NS_CLI = 'ccs-' + TAG, 'ccc-' + TAG
 WIRE, EXC = 'ccw' + TAG, 'cce' + TAG
 CTL_SOCK = '/tmp/cc-tap-%s.sock' % TAG
 METRICS = '127.0.0.1:9180'   # in the server's namespace: its own loopback
+EAL_PREFIX = 'cc-tap-' + TAG  # the EAL's runtime directory (telemetry)
 failures = []
 
 
@@ -188,6 +190,60 @@ def metrics_checks():
     check(r.returncode == 0 and not r.stdout.strip() and
           not r.stderr.strip(), 'promtool check metrics: clean',
           r.stdout + r.stderr)
+
+
+def telemetry(sock, cmd):
+    sock.send(cmd.encode())
+    return json.loads(sock.recv(1 << 16).decode())
+
+
+def telemetry_checks():
+    """corecache's commands over the EAL's telemetry socket (what
+    dpdk-telemetry.py speaks: SOCK_SEQPACKET, a JSON reply per command)."""
+    path = '/var/run/dpdk/%s/dpdk_telemetry.v2' % EAL_PREFIX
+    if not os.path.exists(path):
+        print('SKIP telemetry checks: no socket at %s (EAL built without '
+              'telemetry?)' % path)
+        return
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.settimeout(5)
+    try:
+        s.connect(path)
+        hello = json.loads(s.recv(1 << 16).decode())
+        check('max_output_len' in hello, 'telemetry: the EAL says hello',
+              hello)
+        cmds = telemetry(s, '/').get('/', [])
+        check({'/corecache/ports', '/corecache/port_info',
+               '/corecache/stats'} <= set(cmds),
+              'telemetry: corecache\'s commands are registered', cmds)
+        check(telemetry(s, '/corecache/ports') ==
+              {'/corecache/ports': [0]}, 'telemetry: /corecache/ports')
+        info = telemetry(s, '/corecache/port_info,0').get(
+            '/corecache/port_info') or {}
+        check(info.get('name') == 'net_tap0' and
+              info.get('address') == SERVER and info.get('queues') == 1,
+              'telemetry: /corecache/port_info,0', info)
+        before = telemetry(s, '/corecache/stats').get(
+            '/corecache/stats') or {}
+        mine = ports_json()[0]['counters']
+        check(before.get('udp_requests', 0) > 0 and
+              before.get('udp_requests') <= mine['udp_requests'],
+              'telemetry: /corecache/stats as corecachectl counts',
+              (before, mine))
+        u = Udp(CLIENT)
+        for _ in range(5):
+            u.ask(b'get mk\r\n')
+        after = telemetry(s, '/corecache/stats,0,0').get(
+            '/corecache/stats') or {}
+        check(after.get('udp_requests', 0) >=
+              before.get('udp_requests', 0) + 5,
+              'telemetry: /corecache/stats,0,0 moved with 5 gets',
+              (before, after))
+        bad = telemetry(s, '/corecache/stats,7')
+        check(bad.get('/corecache/stats') is None,
+              'telemetry: a port that does not exist is refused', bad)
+    finally:
+        s.close()
 
 
 def live_guard_checks():
@@ -390,7 +446,8 @@ def main():
     proc = None
     try:
         # No -l: numa/'s plan places the worker and the main lcore.
-        eal = '--no-huge -m 512 --no-pci --no-shconf --log-level=warning'
+        eal = '--no-huge -m 512 --no-pci --no-shconf --log-level=warning ' \
+            '--file-prefix ' + EAL_PREFIX
         proc = subprocess.Popen(
             ['ip', 'netns', 'exec', NS_SRV, server, '-p', str(PORT), '-U',
              str(PORT), '-l', SERVER, '-t', '1', '-v', '-A', '--dpdk', eal,
@@ -421,6 +478,7 @@ def main():
             ports_checks()
             metrics_checks()
             live_guard_checks()
+            telemetry_checks()
             memcaslap()
             # -A: shutdown over UDP to a DPDK worker stops corecached
             # (memcached sends no reply to it).
