@@ -94,6 +94,7 @@ int ctl_daemon_set(struct ctl_daemon *d, const char *name, const char *value,
 {
 	const struct ctl_option *o = ctl_option_find(name);
 	char err[256], was[CTL_FILE_MAX], now[CTL_FILE_MAX];
+	char list[CTL_LINE_MAX];
 	struct ctl_config tmp;
 	size_t i;
 	int ret = 0;
@@ -112,9 +113,17 @@ int ctl_daemon_set(struct ctl_daemon *d, const char *name, const char *value,
 	pthread_mutex_lock(&d->lock);
 	sync_live(d);
 	tmp = d->cfg;
-	/* config set gives a list whole: it replaces the running one. */
-	if (o->kind == CTL_LIST)
+	/* config set gives a list whole, replacing the running one: one
+	 * word on the wire, so its values are comma separated ("none":
+	 * empty). */
+	if (o->kind == CTL_LIST) {
 		((struct ctl_list *)((char *)&tmp + o->offset))->n = 0;
+		snprintf(list, sizeof(list), "%s",
+			 strcmp(value, "none") ? value : "");
+		for (char *c = list; (c = strchr(c, ',')); )
+			*c = ' ';
+		value = list;
+	}
 	if (ctl_option_parse(&tmp, o, value, err, sizeof(err)) ||
 	    ctl_config_check(&tmp, err, sizeof(err))) {
 		ctl_buf_printf(out, "%s\n", err);

@@ -104,10 +104,10 @@ def guard_drops():
     return p[0]['counters']['drop_amplification'] if p else -1
 
 
-def stranger_gets_big():
-    """Whether a source outside the allow-list gets the 5 kB reply to a
-    17-byte request."""
-    s = Udp(STRANGER)
+def stranger_gets_big(src=STRANGER):
+    """Whether src (by default a source outside the allow-list) gets the
+    5 kB reply to a 17-byte request."""
+    s = Udp(src)
     s.s.settimeout(1)
     try:
         return s.ask(b'get big\r\n') == \
@@ -267,9 +267,19 @@ def live_guard_checks():
     check(rc != 0 and 'not an IPv4 network' in out and
           stranger_gets_big(), 'config set udp-allow: a bad network is '
           'refused, the running list kept', out)
+    rc, out = ctl('config', 'set', 'udp-allow', 'none')
+    check(rc == 0 and not stranger_gets_big() and
+          not stranger_gets_big(CLIENT) and guard_drops() == d0 + 4,
+          'config set udp-allow none: nobody exempt', out)
+    rc, out = ctl('config', 'set', 'udp-allow',
+                  '10.99.0.128/25,%s/32' % CLIENT)
+    check(rc == 0 and not stranger_gets_big() and
+          stranger_gets_big(CLIENT) and guard_drops() == d0 + 5,
+          'config set udp-allow: two networks, the client in the second',
+          out)
     rc, out = ctl('config', 'set', 'udp-allow', CLIENT + '/32')
     check(rc == 0 and not stranger_gets_big() and
-          guard_drops() == d0 + 3, 'config set udp-allow: back to the '
+          guard_drops() == d0 + 6, 'config set udp-allow: back to the '
           'client only', out)
     rc, out = ctl('--json', 'config', 'get', 'udp-allow')
     got = json.loads(out).get('udp-allow', {}) if rc == 0 else {}
@@ -508,8 +518,8 @@ def main():
         check(int(k.get('exceptions', 0)) > 0 and
               int(k.get('exception_tx', 0)) > 0,
               'TCP went through the exception path both ways', k)
-        check(k.get('drop_amplification') == '4',
-              'four replies dropped by the amplification guard', k)
+        check(k.get('drop_amplification') == '7',
+              'seven replies dropped by the amplification guard', k)
         check(int(k.get('arp', 0)) >= 1 and int(k.get('icmp', 0)) == 1,
               'ARP and ICMP answered by the DPDK worker', k)
     finally:
