@@ -343,8 +343,8 @@ void ctl_daemon_apply(struct ctl_daemon *d, const struct ctl_config *cfg);
 
 /* config set: a list option's value replaces the running list, its
  * values comma separated ("none": empty). -EINVAL (bad name or value, or
- * a memory limit the engine refuses), -EPERM (cannot change live: needs a restart; nothing
- * applied). out gets the reply text. */
+ * a memory limit the engine refuses), -EPERM (cannot change live: needs
+ * a restart; nothing applied). out gets the reply text. */
 int ctl_daemon_set(struct ctl_daemon *d, const char *name, const char *value,
 		   struct ctl_buf *out);
 
