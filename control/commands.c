@@ -379,10 +379,7 @@ static int run(struct ctl_daemon *d, struct cc_thread *t,
 	case CTL_CMD_WORKERS:
 		return cmd_workers(d, cmd, out);
 	case CTL_CMD_PORTS:
-		/* The DPDK path is not built yet: the kernel path has no
-		 * ports of its own. */
-		ctl_buf_printf(out, cmd->json ? "{\"ports\":[]}\n" :
-			       "no DPDK ports\n");
+		ctl_dpdk_ports(d->dpdk, out, cmd->json);
 		return 0;
 	case CTL_CMD_MEMORY:
 		return cmd_memory(d, cmd, out);

@@ -311,10 +311,13 @@ int ctl_frame_parse(const char *buf, size_t len, bool *ok, size_t *body_len,
 
 /* ---- the running daemon ---- */
 
+struct ctl_dpdk;
+
 struct ctl_daemon {
 	struct proto_server *ps;
 	struct dp_server *srv;
 	struct cc_cache *cache;
+	struct ctl_dpdk *dpdk;      /* NULL: no DPDK path */
 	pthread_mutex_t lock;       /* layers, cfg */
 	struct ctl_layers layers;
 	struct ctl_config cfg;      /* the running configuration */
@@ -338,9 +341,10 @@ void ctl_daemon_deinit(struct ctl_daemon *d);
  * start, or live). */
 void ctl_daemon_apply(struct ctl_daemon *d, const struct ctl_config *cfg);
 
-/* config set: -EINVAL (bad name or value, or a memory limit the engine
- * refuses), -EPERM (cannot change live: needs a restart; nothing
- * applied). out gets the reply text. */
+/* config set: a list option's value replaces the running list, its
+ * values comma separated ("none": empty). -EINVAL (bad name or value, or
+ * a memory limit the engine refuses), -EPERM (cannot change live: needs
+ * a restart; nothing applied). out gets the reply text. */
 int ctl_daemon_set(struct ctl_daemon *d, const char *name, const char *value,
 		   struct ctl_buf *out);
 
@@ -405,6 +409,21 @@ int ctl_dpdk_start(struct ctl_dpdk *d);
  * "dpdk port N: name=value ...": at exit with -v. */
 void ctl_dpdk_log(const struct ctl_dpdk *d, FILE *f);
 void ctl_dpdk_stop(struct ctl_dpdk *d);
+/* `ports`: each DPDK port (index, ethdev name, address, link, queues)
+ * with its counters summed over queues, then each queue's, as text or
+ * JSON. d NULL (or built without DPDK): no ports. Reads the workers'
+ * counters without a lock (dp_dpdk_counters_read). */
+void ctl_dpdk_ports(const struct ctl_dpdk *d, struct ctl_buf *out,
+		    bool json);
+/* /metrics: corecache_dpdk_<counter>_total{port,queue} for every
+ * counter of DP_DPDK_COUNTERS and queue, and each port's PMD xstats as
+ * corecache_dpdk_port_xstat{port,name}. Nothing when d is NULL. */
+void ctl_dpdk_metrics(const struct ctl_dpdk *d, struct ctl_buf *out);
+/* Applies cfg's udp-amplification and udp-allow to the running workers
+ * (the allow-list only when it changed). -EINVAL with a message for a
+ * network that is not one (nothing applied), -ENOMEM. d NULL: 0. */
+int ctl_dpdk_apply(struct ctl_dpdk *d, const struct ctl_config *cfg,
+		   char *err, size_t errlen);
 /* Joins, frees the dataplane and gives ps->workers back as it was. */
 void ctl_dpdk_destroy(struct ctl_dpdk *d);
 

@@ -4,7 +4,9 @@
  * What workers read while they run lives in proto_settings as atomics
  * (verbosity, the connection limit, the zero-copy threshold); the memory
  * limit is the engine's to change (cc_set_memory_limit, within what was
- * reserved at start); everything else was used once at start-up (ports,
+ * reserved at start); the DPDK workers' amplification guard (factor and
+ * allow-list) is the DPDK path's (ctl_dpdk_apply, no lock on the
+ * workers' side); everything else was used once at start-up (ports,
  * threads, item size) and cannot change without a restart, which is what
  * both paths say instead of pretending. The layers keep each source apart, so a reload rebuilds
  * the configuration a fresh start would get (file < flags < config set)
@@ -92,6 +94,7 @@ int ctl_daemon_set(struct ctl_daemon *d, const char *name, const char *value,
 {
 	const struct ctl_option *o = ctl_option_find(name);
 	char err[256], was[CTL_FILE_MAX], now[CTL_FILE_MAX];
+	char list[CTL_LINE_MAX];
 	struct ctl_config tmp;
 	size_t i;
 	int ret = 0;
@@ -110,6 +113,17 @@ int ctl_daemon_set(struct ctl_daemon *d, const char *name, const char *value,
 	pthread_mutex_lock(&d->lock);
 	sync_live(d);
 	tmp = d->cfg;
+	/* config set gives a list whole, replacing the running one: one
+	 * word on the wire, so its values are comma separated ("none":
+	 * empty). */
+	if (o->kind == CTL_LIST) {
+		((struct ctl_list *)((char *)&tmp + o->offset))->n = 0;
+		snprintf(list, sizeof(list), "%s",
+			 strcmp(value, "none") ? value : "");
+		for (char *c = list; (c = strchr(c, ',')); )
+			*c = ' ';
+		value = list;
+	}
 	if (ctl_option_parse(&tmp, o, value, err, sizeof(err)) ||
 	    ctl_config_check(&tmp, err, sizeof(err))) {
 		ctl_buf_printf(out, "%s\n", err);
@@ -118,6 +132,11 @@ int ctl_daemon_set(struct ctl_daemon *d, const char *name, const char *value,
 	}
 	if (tmp.memory_mb != d->cfg.memory_mb &&
 	    apply_memory(d, tmp.memory_mb, err, sizeof(err))) {
+		ctl_buf_printf(out, "%s (not applied)\n", err);
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+	if (ctl_dpdk_apply(d->dpdk, &tmp, err, sizeof(err))) {
 		ctl_buf_printf(out, "%s (not applied)\n", err);
 		ret = -EINVAL;
 		goto out_unlock;
@@ -184,6 +203,19 @@ int ctl_daemon_reload(struct ctl_daemon *d, struct ctl_buf *out)
 			if (ctl_config_check(&probe, err, sizeof(err)) ||
 			    apply_memory(d, next.memory_mb, err,
 					 sizeof(err))) {
+				ctl_buf_printf(out, "not applied: %s\n", err);
+				nnot++;
+				continue;
+			}
+		}
+		if (o->offset == offsetof(struct ctl_config, udp_allow) ||
+		    o->offset == offsetof(struct ctl_config,
+					  udp_amplification)) {
+			struct ctl_config probe = applied;
+
+			ctl_option_copy(&probe, &next, o);
+			if (ctl_dpdk_apply(d->dpdk, &probe, err,
+					   sizeof(err))) {
 				ctl_buf_printf(out, "not applied: %s\n", err);
 				nnot++;
 				continue;

@@ -42,6 +42,29 @@ void ctl_dpdk_stop(struct ctl_dpdk *d)
 	(void)d;
 }
 
+void ctl_dpdk_ports(const struct ctl_dpdk *d, struct ctl_buf *out,
+		    bool json)
+{
+	(void)d;
+	ctl_buf_printf(out, json ? "{\"ports\":[]}\n" : "no DPDK ports\n");
+}
+
+void ctl_dpdk_metrics(const struct ctl_dpdk *d, struct ctl_buf *out)
+{
+	(void)d;
+	(void)out;
+}
+
+int ctl_dpdk_apply(struct ctl_dpdk *d, const struct ctl_config *cfg,
+		   char *err, size_t errlen)
+{
+	(void)d;
+	(void)cfg;
+	(void)err;
+	(void)errlen;
+	return 0;
+}
+
 void ctl_dpdk_destroy(struct ctl_dpdk *d)
 {
 	(void)d;

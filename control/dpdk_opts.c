@@ -34,6 +34,9 @@ struct ctl_dpdk {
 	uint32_t saved_n;
 	struct proto_worker **all;
 	char *eal_buf;
+	/* The allow-list the workers use, as configured: what
+	 * ctl_dpdk_apply compares with (control thread only). */
+	struct ctl_list allow;
 };
 
 
@@ -263,6 +266,7 @@ int ctl_dpdk_create(const struct ctl_config *cfg, struct proto_server *ps,
 	if (!d)
 		return ctl_fail(err, errlen, "out of memory");
 	d->ps = ps;
+	d->allow = cfg->udp_allow;
 	rc = eal_args(cfg->dpdk_eal, &d->eal_buf, argv, &argc, err, errlen);
 	if (rc)
 		goto free_d;
@@ -340,6 +344,201 @@ void ctl_dpdk_log(const struct ctl_dpdk *d, FILE *f)
 #undef CTL_DPDK_PRINT
 		fputc('\n', f);
 	}
+}
+
+static void counters_text(struct ctl_buf *out, const char *what,
+			  const struct dp_dpdk_counters *k)
+{
+	ctl_buf_printf(out, "  %-8s", what);
+#define CTL_DPDK_TEXT(name, help) \
+	ctl_buf_printf(out, " " #name "=%llu", (unsigned long long)k->name);
+	DP_DPDK_COUNTERS(CTL_DPDK_TEXT)
+#undef CTL_DPDK_TEXT
+	ctl_buf_add(out, "\n", 1);
+}
+
+/* The members of a JSON object, without its braces. */
+static void counters_json(struct ctl_buf *out,
+			  const struct dp_dpdk_counters *k)
+{
+	const char *sep = "";
+
+#define CTL_DPDK_JSON(name, help)                                          \
+	ctl_buf_printf(out, "%s\"" #name "\":%llu", sep,                      \
+		       (unsigned long long)k->name);                         \
+	sep = ",";
+	DP_DPDK_COUNTERS(CTL_DPDK_JSON)
+#undef CTL_DPDK_JSON
+}
+
+static void port_head(struct ctl_buf *out, unsigned i,
+		      const struct dp_dpdk_port_info *pi, bool json)
+{
+	struct in_addr a = { .s_addr = htonl(pi->addr) };
+	char addr[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &a, addr, sizeof(addr));
+	if (!json) {
+		ctl_buf_printf(out, "port %u: %s %s/%u, link %s", i, pi->name,
+			       addr, pi->prefix, pi->link_up ? "up" : "down");
+		if (pi->speed_mbps)
+			ctl_buf_printf(out, " %u Mb/s %s", pi->speed_mbps,
+				       pi->full_duplex ? "full-duplex" :
+				       "half-duplex");
+		ctl_buf_printf(out, ", %u queue%s, exception %s\n",
+			       pi->queues, pi->queues == 1 ? "" : "s",
+			       pi->exception[0] ? pi->exception : "none");
+		return;
+	}
+	ctl_buf_printf(out, "%s{\"port\":%u,\"name\":", i ? "," : "", i);
+	ctl_buf_json_str(out, pi->name);
+	ctl_buf_printf(out, ",\"ethdev_id\":%u,\"address\":\"%s\","
+		       "\"prefix\":%u,\"link\":{\"up\":%s,\"speed_mbps\":%u,"
+		       "\"full_duplex\":%s},\"queues\":%u,\"exception\":",
+		       pi->port_id, addr, pi->prefix,
+		       pi->link_up ? "true" : "false", pi->speed_mbps,
+		       pi->full_duplex ? "true" : "false", pi->queues);
+	if (pi->exception[0])
+		ctl_buf_json_str(out, pi->exception);
+	else
+		ctl_buf_add(out, "null", 4);
+}
+
+void ctl_dpdk_ports(const struct ctl_dpdk *d, struct ctl_buf *out,
+		    bool json)
+{
+	unsigned nports = d ? dp_dpdk_nports(d->dp) : 0;
+
+	if (!nports) {
+		ctl_buf_printf(out, json ? "{\"ports\":[]}\n" :
+			       "no DPDK ports\n");
+		return;
+	}
+	if (json)
+		ctl_buf_add(out, "{\"ports\":[", 10);
+	for (unsigned i = 0; i < nports; i++) {
+		struct dp_dpdk_port_info pi;
+		struct dp_dpdk_counters k;
+
+		if (dp_dpdk_port_info(d->dp, i, &pi) ||
+		    dp_dpdk_counters_read(d->dp, (int)i, -1, &k))
+			continue;
+		port_head(out, i, &pi, json);
+		if (json) {
+			ctl_buf_add(out, ",\"counters\":{", 13);
+			counters_json(out, &k);
+			ctl_buf_add(out, "},\"per_queue\":[", 15);
+		} else {
+			counters_text(out, "total", &k);
+		}
+		for (unsigned q = 0; q < pi.queues; q++) {
+			char what[24];
+
+			if (dp_dpdk_counters_read(d->dp, (int)i, (int)q, &k))
+				continue;
+			if (!json) {
+				snprintf(what, sizeof(what), "queue %u", q);
+				counters_text(out, what, &k);
+				continue;
+			}
+			ctl_buf_printf(out, "%s{\"queue\":%u,", q ? "," : "",
+				       q);
+			counters_json(out, &k);
+			ctl_buf_add(out, "}", 1);
+		}
+		if (json)
+			ctl_buf_add(out, "]}", 2);
+	}
+	if (json)
+		ctl_buf_add(out, "]}\n", 3);
+}
+
+/* One xstat as a sample; the PMD's name is a label value, escaped as
+ * the exposition format wants. */
+struct xstat_ctx {
+	struct ctl_buf *out;
+	unsigned port;
+};
+
+static void xstat_sample(void *arg, const char *name, uint64_t value)
+{
+	struct xstat_ctx *x = arg;
+
+	ctl_buf_printf(x->out, "corecache_dpdk_port_xstat{port=\"%u\","
+		       "name=\"", x->port);
+	for (const char *c = name; *c; c++) {
+		if (*c == '\\' || *c == '"')
+			ctl_buf_add(x->out, "\\", 1);
+		if (*c == '\n')
+			ctl_buf_add(x->out, "\\n", 2);
+		else
+			ctl_buf_add(x->out, c, 1);
+	}
+	ctl_buf_printf(x->out, "\"} %llu\n", (unsigned long long)value);
+}
+
+void ctl_dpdk_metrics(const struct ctl_dpdk *d, struct ctl_buf *out)
+{
+	unsigned nports = d ? dp_dpdk_nports(d->dp) : 0;
+	unsigned nq = d ? dp_dpdk_nworkers(d->dp) : 0;
+	struct dp_dpdk_counters k;
+
+	if (!nports)
+		return;
+#define CTL_DPDK_METRIC(name, help)                                        \
+	ctl_buf_printf(out, "# HELP corecache_dpdk_" #name "_total DPDK "   \
+		       "port queue: " help "\n# TYPE corecache_dpdk_" #name  \
+		       "_total counter\n");                                  \
+	for (unsigned p = 0; p < nports; p++)                                \
+		for (unsigned q = 0; q < nq; q++)                            \
+			if (!dp_dpdk_counters_read(d->dp, (int)p, (int)q,    \
+						   &k))                      \
+				ctl_buf_printf(out, "corecache_dpdk_" #name  \
+					       "_total{port=\"%u\","         \
+					       "queue=\"%u\"} %llu\n", p, q, \
+					       (unsigned long long)k.name);
+	DP_DPDK_COUNTERS(CTL_DPDK_METRIC)
+#undef CTL_DPDK_METRIC
+	ctl_buf_printf(out, "# HELP corecache_dpdk_port_xstat A DPDK port's "
+		       "extended statistic as its driver names it "
+		       "(rte_eth_xstats_get)\n# TYPE corecache_dpdk_port_xstat "
+		       "gauge\n");
+	for (unsigned p = 0; p < nports; p++) {
+		struct xstat_ctx x = { .out = out, .port = p };
+
+		dp_dpdk_xstats(d->dp, p, xstat_sample, &x);
+	}
+}
+
+int ctl_dpdk_apply(struct ctl_dpdk *d, const struct ctl_config *cfg,
+		   char *err, size_t errlen)
+{
+	struct dp_dpdk_cidr allow[CTL_LIST_MAX];
+	bool same;
+	int rc;
+
+	if (!d)
+		return 0;
+	same = cfg->udp_allow.n == d->allow.n;
+	for (unsigned i = 0; i < cfg->udp_allow.n; i++) {
+		char msg[128];
+
+		if (ctl_parse_cidr(cfg->udp_allow.v[i], &allow[i].addr,
+				   &allow[i].mask, msg, sizeof(msg)))
+			return ctl_fail(err, errlen, "udp-allow: %s", msg);
+		if (same && strcmp(cfg->udp_allow.v[i], d->allow.v[i]))
+			same = false;
+	}
+	if (!same) {
+		rc = dp_dpdk_set_allow(d->dp, allow, cfg->udp_allow.n);
+		if (rc) {
+			ctl_fail(err, errlen, "udp-allow: out of memory");
+			return rc;
+		}
+		d->allow = cfg->udp_allow;
+	}
+	dp_dpdk_set_amplification(d->dp, cfg->udp_amplification);
+	return 0;
 }
 
 void ctl_dpdk_stop(struct ctl_dpdk *d)

@@ -300,6 +300,7 @@ int main(int argc, char **argv)
 	d.ps = &ps;
 	d.srv = srv;
 	d.cache = cache;
+	d.dpdk = dpdk;
 	err = create_control(&d, &ctl);
 	if (err)
 		goto out_daemon;
@@ -318,7 +319,7 @@ int main(int argc, char **argv)
 		dp_server_join(srv);
 		goto out_control;
 	}
-	if (ctl_metrics_start(&cfg, &ps, srv, &metrics)) {
+	if (ctl_metrics_start(&cfg, &ps, srv, dpdk, &metrics)) {
 		err = 1;
 		dp_server_stop(srv);
 		dp_server_join(srv);

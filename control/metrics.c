@@ -20,6 +20,10 @@
  * Latency: corecache_request_duration_seconds, a histogram per command
  * class summed over workers (proto_latency_read).
  *
+ * DPDK (when it runs): the ports' per-queue counters and their PMDs'
+ * xstats, written by the DPDK path (ctl_dpdk_metrics), so this file
+ * needs no DPDK header.
+ *
  * Cost to the workers: none but the cache lines read. Protocol counters
  * and histograms are per-worker relaxed atomics, read without a lock;
  * cc_stats_read takes the engine's segment pool lock for the time of its
@@ -48,6 +52,7 @@ struct ctl_metrics {
 	struct ctl_http *http;
 	struct proto_server *ps;
 	struct dp_server *srv;
+	const struct ctl_dpdk *dpdk;
 	/* corecache_commands_total{command="set"} as last printed: it is
 	 * a difference of figures read at different instants, held from
 	 * going backwards (only the HTTP thread touches it). */
@@ -378,6 +383,7 @@ static void render_metrics(struct ctl_metrics *m, struct ctl_buf *b)
 	render_workers(b, m->ps);
 	render_latency(b, m->ps);
 	render_process(b, m->ps);
+	ctl_dpdk_metrics(m->dpdk, b);
 }
 
 /* The workers run until a stop is asked: by a signal through main, or by
@@ -414,7 +420,8 @@ static void handle(void *arg, const char *path, struct ctl_http_reply *r)
 }
 
 int ctl_metrics_start(const struct ctl_config *cfg, struct proto_server *ps,
-		      struct dp_server *srv, struct ctl_metrics **out)
+		      struct dp_server *srv, const struct ctl_dpdk *dpdk,
+		      struct ctl_metrics **out)
 {
 	char host[256], port[8], msg[256];
 	struct ctl_metrics *m;
@@ -434,6 +441,7 @@ int ctl_metrics_start(const struct ctl_config *cfg, struct proto_server *ps,
 		return -ENOMEM;
 	m->ps = ps;
 	m->srv = srv;
+	m->dpdk = dpdk;
 	err = ctl_http_start(host, port, handle, m, &m->http);
 	if (err) {
 		bool dflt = strcmp(cfg->metrics_listen,

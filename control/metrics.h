@@ -19,12 +19,14 @@
 
 struct ctl_metrics;
 
-/* Starts serving on cfg->metrics_listen. *out is NULL (and 0 returned)
+/* Starts serving on cfg->metrics_listen; dpdk (NULL: none) adds the
+ * DPDK ports' series. *out is NULL (and 0 returned)
  * when that is "" or "off", and when the default address is taken (a
  * warning is printed: the cache serves on without an exporter). An
  * address given by the operator that cannot be bound is an error. */
 int ctl_metrics_start(const struct ctl_config *cfg, struct proto_server *ps,
-		      struct dp_server *srv, struct ctl_metrics **out);
+		      struct dp_server *srv, const struct ctl_dpdk *dpdk,
+		      struct ctl_metrics **out);
 
 /* Stops and frees (NULL: nothing to do). */
 void ctl_metrics_stop(struct ctl_metrics *m);

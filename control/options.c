@@ -102,10 +102,11 @@ const struct ctl_option ctl_options[] = {
 	  "serve DPDK gets one by one, not in batches", 0, NULL },
 	{ 0, "udp-amplification", CTL_UINT, FIELD(udp_amplification), 0,
 	  1u << 20, "<num>", "DPDK UDP replies may be at most this many "
-	  "times the request's size (default: 10, 0: no limit)", 0, NULL },
+	  "times the request's size (default: 10, 0: no limit)",
+	  CTL_OPT_LIVE, NULL },
 	{ 0, "udp-allow", CTL_LIST, FIELD(udp_allow), 0, CTL_ITEM_MAX, "<cidr>",
 	  "sources exempt from --udp-amplification; repeatable",
-	  CTL_OPT_EMPTY, NULL },
+	  CTL_OPT_EMPTY | CTL_OPT_LIVE, NULL },
 	{ 'V', "version", CTL_SET, FIELD(version), 0, 0, NULL,
 	  "print version and exit", CTL_OPT_CMDLINE, NULL },
 	{ 'h', "help", CTL_SET, FIELD(help), 0, 0, NULL,

@@ -36,10 +36,11 @@ const struct ctl_cmd_help ctl_cmd_helps[] = {
 	{ "config get [name]", "running configuration (name = value)" },
 	{ "config set <name> <value>",
 	  "change an option while running (verbose, conn-limit, "
-	  "zero-copy-min, memory-limit; the others need a restart)" },
+	  "zero-copy-min, memory-limit, udp-amplification, udp-allow; the "
+	  "others need a restart)" },
 	{ "flush [delay]", "invalidate every item, now or in delay seconds" },
 	{ "workers", "per worker: cpu, node, connections, requests, bytes" },
-	{ "ports", "DPDK ports" },
+	{ "ports", "DPDK ports: address, link, queues, counters" },
 	{ "memory", "item memory: limit, use, segments, index" },
 	{ "reload", "re-read the configuration file" },
 	{ "shutdown [graceful]",

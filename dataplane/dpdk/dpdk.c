@@ -169,6 +169,8 @@ static int exception_setup(struct dp_dpdk_port *port, unsigned pi,
 		return rc;
 	}
 	port->has_exc = true;
+	snprintf(port->exc_iface, sizeof(port->exc_iface), "%s",
+		 pp->exception_iface);
 	return iface_configure(pp->exception_iface, pp->addr, pp->prefix,
 			       err, errlen);
 }
@@ -208,6 +210,7 @@ static int port_setup(struct dp_dpdk *d, unsigned pi,
 	if (port->socket < 0)
 		port->socket = (int)rte_socket_id();
 	port->addr_be = rte_cpu_to_be_32(pp->addr);
+	port->prefix = pp->prefix;
 	memset(&conf, 0, sizeof(conf));
 	if (nq > 1 && (info.flow_type_rss_offloads &
 		       RTE_ETH_RSS_NONFRAG_IPV4_UDP)) {
@@ -354,11 +357,8 @@ int dp_dpdk_create(struct proto_server *ps, const struct dp_dpdk_params *p,
 	struct dp_dpdk *d;
 	int rc;
 
-	if (p->nports == 0 || p->nports > DP_DPDK_PORTS_MAX ||
-	    p->nallow > RTE_DIM(d->allow)) {
-		snprintf(err, errlen, "DPDK: 1 to %u ports and at most %zu "
-			 "allowed networks", DP_DPDK_PORTS_MAX,
-			 RTE_DIM(d->allow));
+	if (p->nports == 0 || p->nports > DP_DPDK_PORTS_MAX) {
+		snprintf(err, errlen, "DPDK: 1 to %u ports", DP_DPDK_PORTS_MAX);
 		return -EINVAL;
 	}
 	rc = pick_lcores(p, lcores, &nl, err, errlen);
@@ -372,12 +372,18 @@ int dp_dpdk_create(struct proto_server *ps, const struct dp_dpdk_params *p,
 	d->ps = ps;
 	d->polled = p->polled;
 	d->udp_port_be = rte_cpu_to_be_16(p->udp_port);
-	d->amplification = p->amplification;
 	d->bulk_get = p->bulk_get;
-	if (p->nallow)
-		memcpy(d->allow, p->allow, p->nallow * sizeof(*p->allow));
-	d->nallow = p->nallow;
 	atomic_init(&d->stop, false);
+	/* Polled workers have no start or end to go online at: they count
+	 * as online from generation 0. */
+	rc = dp_dpdk_guard_init(&d->guard, nl, p->polled, p->amplification,
+				p->allow, p->nallow);
+	if (rc) {
+		rte_free(d);
+		snprintf(err, errlen, "no memory for the DPDK dataplane");
+		return rc;
+	}
+	d->guard_ready = true;
 	for (unsigned i = 0; i < nl; i++) {
 		rc = worker_create(d, i, p->polled ? 0 : lcores[i], err,
 				   errlen);
@@ -391,6 +397,7 @@ int dp_dpdk_create(struct proto_server *ps, const struct dp_dpdk_params *p,
 		if (rc)
 			goto destroy;
 	}
+	dp_dpdk_telemetry_attach(d);
 	*out = d;
 	return 0;
 destroy:
@@ -428,6 +435,7 @@ unsigned dp_dpdk_poll(struct dp_dpdk *d, unsigned worker)
 		}
 	}
 	cc_thread_quiescent(w->pw->thread);
+	dp_dpdk_guard_quiescent(&d->guard, w->id);
 	return total;
 }
 
@@ -437,6 +445,7 @@ static int worker_main(void *arg)
 	struct dp_dpdk *d = w->d;
 	uint64_t period = rte_get_tsc_hz() / 10;
 
+	dp_dpdk_guard_online(&d->guard, w->id);
 	while (!atomic_load_explicit(&d->stop, memory_order_relaxed)) {
 		uint64_t now;
 
@@ -449,6 +458,7 @@ static int worker_main(void *arg)
 			cc_maintain(w->pw->thread);
 		}
 	}
+	dp_dpdk_guard_offline(&d->guard, w->id);
 	return 0;
 }
 
@@ -503,6 +513,7 @@ void dp_dpdk_destroy(struct dp_dpdk *d)
 {
 	if (!d)
 		return;
+	dp_dpdk_telemetry_detach(d);
 	dp_dpdk_stop(d);
 	dp_dpdk_join(d);
 	/* Staged packets first: they may hold zero-copy references. */
@@ -528,6 +539,8 @@ void dp_dpdk_destroy(struct dp_dpdk *d)
 		rte_free(w->pw);
 		rte_free(w);
 	}
+	if (d->guard_ready)
+		dp_dpdk_guard_destroy(&d->guard);
 	rte_free(d);
 }
 

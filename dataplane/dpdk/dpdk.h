@@ -17,7 +17,13 @@
  * control thread (the EAL main lcore). dp_dpdk_poll runs one worker's loop
  * once on the calling thread, for tests and benchmarks that drive a worker
  * themselves (never while dp_dpdk_start's workers run).
- * dp_dpdk_counters_read from any thread.
+ * dp_dpdk_counters_read, dp_dpdk_port_info and dp_dpdk_xstats from any
+ * thread; dp_dpdk_set_amplification and dp_dpdk_set_allow from one
+ * control thread at a time, while the workers run.
+ *
+ * DPDK telemetry: /corecache/ports, /corecache/port_info,P and
+ * /corecache/stats[,P[,Q]] show the last dataplane created, from its
+ * creation to its destruction.
  *
  * Errors: functions return 0 or a negative errno value; the set-up ones
  * also write a one-line message into the caller's buffer.
@@ -158,6 +164,40 @@ int dp_dpdk_counters_read(const struct dp_dpdk *d, int port, int queue,
 /* Zero-copy values whose mbufs the drivers have not freed yet, over all
  * ports: each holds an engine reference. */
 unsigned dp_dpdk_zero_copy_in_flight(const struct dp_dpdk *d);
+
+/* What the control plane shows of a port. */
+struct dp_dpdk_port_info {
+	char name[64];          /* the ethdev's name ("net_tap0") */
+	uint16_t port_id;       /* ethdev port id */
+	uint32_t addr;          /* IPv4 address, host byte order */
+	uint8_t prefix;
+	bool link_up;
+	uint32_t speed_mbps;    /* 0: unknown */
+	bool full_duplex;
+	unsigned queues;        /* RX/TX queue pairs: one per worker */
+	char exception[32];     /* the exception TAP's kernel interface, ""
+				 * if none */
+};
+
+/* Port `port`'s information; its link without waiting for it
+ * (rte_eth_link_get_nowait). -ERANGE for a port that does not exist. */
+int dp_dpdk_port_info(const struct dp_dpdk *d, unsigned port,
+		      struct dp_dpdk_port_info *out);
+
+/* Calls fn once per extended statistic of port `port` (the PMD's
+ * xstats, rte_eth_xstats_get). 0, -ERANGE (no such port), -ENOMEM, or
+ * the PMD's error. Takes no lock the workers take. */
+int dp_dpdk_xstats(const struct dp_dpdk *d, unsigned port,
+		   void (*fn)(void *arg, const char *name, uint64_t value),
+		   void *arg);
+
+/* The amplification guard, live: the factor (0: no limit) takes effect
+ * at the workers' next request; the allow-list replaces the old one,
+ * which is freed once every worker has passed a quiescent point (this
+ * waits for that, at most about a second). -ENOMEM: nothing changed. */
+void dp_dpdk_set_amplification(struct dp_dpdk *d, uint32_t factor);
+int dp_dpdk_set_allow(struct dp_dpdk *d, const struct dp_dpdk_cidr *allow,
+		      unsigned n);
 
 unsigned dp_dpdk_nports(const struct dp_dpdk *d);
 unsigned dp_dpdk_nworkers(const struct dp_dpdk *d);

@@ -21,6 +21,7 @@
 #include <rte_mempool.h>
 
 #include "dpdk.h"
+#include "dpdk_guard_internal.h"
 
 /* Packets per RX burst, and the most reply datagrams one request may
  * have: memcached splits a reply of item_max bytes in about
@@ -54,11 +55,13 @@ struct dp_dpdk_port {
 	bool zero_copy;         /* the PMD sends chained mbufs */
 	int socket;
 	uint32_t addr_be;       /* our IPv4 address, network byte order */
+	uint8_t prefix;         /* its network's prefix length */
 	struct rte_ether_addr mac;
 	struct rte_mempool *pool;     /* packets, on the port's socket */
 	struct rte_mempool *zc_pool;  /* zero-copy holders */
 	char name[RTE_ETH_NAME_MAX_LEN];
 	char exc_name[RTE_ETH_NAME_MAX_LEN];
+	char exc_iface[32];     /* its kernel interface */
 };
 
 /* A zero-copy value in flight: the mbufs that point into cache memory
@@ -100,9 +103,9 @@ struct dp_dpdk {
 	struct dp_dpdk_worker *workers[DP_DPDK_WORKERS_MAX];
 	unsigned nworkers;
 	uint16_t udp_port_be;
-	uint32_t amplification;
-	struct dp_dpdk_cidr allow[64];
-	unsigned nallow;
+	/* The amplification factor and allow-list, live (config set). */
+	struct dp_dpdk_guard guard;
+	bool guard_ready;
 	bool bulk_get;
 	bool polled;        /* driven by dp_dpdk_poll, no lcores launched */
 	bool running;
@@ -212,5 +215,11 @@ void dp_dpdk_udp_headers(const struct dp_dpdk_port *port, struct rte_mbuf *m,
 			 uint16_t payload_len);
 
 void dp_dpdk_zc_free(void *addr, void *opaque);
+
+/* DPDK telemetry's /corecache/ commands (dpdk_telemetry.c) read d from
+ * attach (end of create) to detach (start of destroy); the last
+ * dataplane created is the one they show. */
+void dp_dpdk_telemetry_attach(const struct dp_dpdk *d);
+void dp_dpdk_telemetry_detach(const struct dp_dpdk *d);
 
 #endif

@@ -160,26 +160,16 @@ void dp_dpdk_zc_free(void *addr, void *opaque)
 	rte_mempool_put(zc->pool, zc);
 }
 
-static bool allowed(const struct dp_dpdk *d, uint32_t addr_be)
-{
-	uint32_t a = rte_be_to_cpu_32(addr_be);
-
-	for (unsigned i = 0; i < d->nallow; i++)
-		if ((a & d->allow[i].mask) == d->allow[i].addr)
-			return true;
-	return false;
-}
-
 /* The guard: true when the reply may go. */
 static bool amplification_ok(struct dp_dpdk_worker *w, unsigned pi,
 			     struct rte_mbuf *m, uint16_t req_len,
 			     size_t reply_len)
 {
-	const struct dp_dpdk *d = w->d;
+	const struct dp_dpdk_guard *g = &w->d->guard;
+	uint32_t factor = dp_dpdk_guard_amplification(g);
 
-	if (!d->amplification ||
-	    reply_len <= (uint64_t)d->amplification * req_len ||
-	    allowed(d, ip_of(m)->src_addr))
+	if (!factor || reply_len <= (uint64_t)factor * req_len ||
+	    dp_dpdk_guard_allowed(g, rte_be_to_cpu_32(ip_of(m)->src_addr)))
 		return true;
 	dp_dpdk_count(&w->counters[pi].drop_amplification, 1);
 	return false;

@@ -14,13 +14,19 @@ multi-datagram replies, multiget, delete, meta, byte for byte), memcaslap -U
 with every value verified, the amplification guard (a source outside
 --udp-allow gets small replies only), a TCP client served by the io_uring
 server through the exception path, sharing the cache with UDP (and its
-stats counting the DPDK workers), and shutdown over UDP.
+stats counting the DPDK workers), the control plane's view of the DPDK
+path (corecachectl ports in text and JSON, counters that moved with the
+traffic; the /metrics DPDK series and xstats, checked by promtool when
+installed; live config set udp-amplification and udp-allow changing what
+the guard drops; corecache's DPDK telemetry commands read over the EAL's
+telemetry socket), and shutdown over UDP.
 
 Skips (77) when not root, without /dev/net/tun or ip(8), or where network
 namespaces cannot be created.
-Usage: test_tap_e2e.py PATH/TO/corecached
+Usage: test_tap_e2e.py PATH/TO/corecached PATH/TO/corecachectl
 """
 import ctypes
+import json
 import os
 import shutil
 import socket
@@ -28,6 +34,7 @@ import struct
 import subprocess
 import sys
 import time
+import urllib.request
 
 SKIP = 77
 PORT = 11411
@@ -36,6 +43,9 @@ CLIENT, STRANGER = '10.99.0.2', '10.99.0.3'
 TAG = str(os.getpid() % 100000)
 NS_SRV, NS_CLI = 'ccs-' + TAG, 'ccc-' + TAG
 WIRE, EXC = 'ccw' + TAG, 'cce' + TAG
+CTL_SOCK = '/tmp/cc-tap-%s.sock' % TAG
+METRICS = '127.0.0.1:9180'   # in the server's namespace: its own loopback
+EAL_PREFIX = 'cc-tap-' + TAG  # the EAL's runtime directory (telemetry)
 failures = []
 
 
@@ -64,10 +74,218 @@ def setns(fd):
         raise OSError(ctypes.get_errno(), 'setns')
 
 
-def in_client_ns():
-    fd = os.open('/run/netns/' + NS_CLI, os.O_RDONLY)
+def in_ns(name):
+    fd = os.open('/run/netns/' + name, os.O_RDONLY)
     setns(fd)
     os.close(fd)
+
+
+def in_client_ns():
+    in_ns(NS_CLI)
+
+
+CTL = None  # corecachectl's path
+
+
+def ctl(*args):
+    """Runs corecachectl on the daemon's socket (a path: any namespace
+    reaches it); returns (exit status, output)."""
+    r = sh(CTL, '--socket', CTL_SOCK, *args, check_rc=False, timeout=20)
+    return r.returncode, r.stdout + r.stderr
+
+
+def ports_json():
+    rc, out = ctl('--json', 'ports')
+    return json.loads(out)['ports'] if rc == 0 else []
+
+
+def guard_drops():
+    p = ports_json()
+    return p[0]['counters']['drop_amplification'] if p else -1
+
+
+def stranger_gets_big(src=STRANGER):
+    """Whether src (by default a source outside the allow-list) gets the
+    5 kB reply to a 17-byte request."""
+    s = Udp(src)
+    s.s.settimeout(1)
+    try:
+        return s.ask(b'get big\r\n') == \
+            [b'VALUE big 0 5200\r\n' + bytes(range(97, 123)) * 200 +
+             b'\r\nEND\r\n']
+    except socket.timeout:
+        return False
+    finally:
+        s.s.close()
+
+
+def ports_checks():
+    rc, text = ctl('ports')
+    # The link: net_tap reads its interface's flags in corecached's
+    # namespace, and the wire end lives in the client's: up or down,
+    # either is what the PMD says.
+    check(rc == 0 and ('port 0: net_tap0 %s/24, link ' % SERVER) in text
+          and ('1 queue, exception %s' % EXC) in text,
+          'corecachectl ports: the port', text)
+    rows = {}
+    for line in text.splitlines():
+        if line.startswith('  '):
+            head, _, rest = line.strip().partition(' rx=')
+            rows[head.strip()] = dict(
+                f.split('=') for f in ('rx=' + rest).split())
+    check('total' in rows and 'queue 0' in rows and
+          int(rows['total'].get('udp_requests', 0)) > 0,
+          'corecachectl ports: total and per-queue counters', text)
+    before = ports_json()
+    check(len(before) == 1 and before[0]['queues'] == 1 and
+          before[0]['name'] == 'net_tap0' and before[0]['exception'] == EXC
+          and isinstance(before[0]['link']['up'], bool) and
+          before[0]['address'] == SERVER and
+          before[0]['prefix'] == 24 and len(before[0]['per_queue']) == 1,
+          'corecachectl --json ports: the port', before)
+    if not before:
+        return
+    u = Udp(CLIENT)
+    for _ in range(10):
+        u.ask(b'get mk\r\n')
+    after = ports_json()[0]
+    k0, k1 = before[0]['counters'], after['counters']
+    check(k1['udp_requests'] - k0['udp_requests'] >= 10 and
+          k1['udp_replies'] - k0['udp_replies'] >= 10 and
+          k1['rx'] - k0['rx'] >= 10 and k1['tx'] - k0['tx'] >= 10,
+          'corecachectl --json ports: counters moved with 10 gets',
+          (k0, k1))
+    check(after['per_queue'][0]['udp_requests'] == k1['udp_requests'],
+          'one queue: its counters are the port\'s', after)
+
+
+def metrics_checks():
+    """/metrics in the server's namespace, where it listens."""
+    main_ns = os.open('/proc/self/ns/net', os.O_RDONLY)
+    in_ns(NS_SRV)
+    try:
+        page = urllib.request.urlopen('http://%s/metrics' % METRICS,
+                                      timeout=5).read().decode()
+    finally:
+        setns(main_ns)
+        os.close(main_ns)
+    val = {}
+    for line in page.splitlines():
+        if line.startswith('corecache_dpdk_'):
+            name, _, v = line.rpartition(' ')
+            val[name] = float(v)
+    check(val.get('corecache_dpdk_udp_requests_total{port="0",queue="0"}',
+                  0) > 10, '/metrics: per-queue DPDK udp_requests')
+    check('corecache_dpdk_drop_amplification_total{port="0",queue="0"}'
+          in val, '/metrics: every DPDK counter (drop_amplification)')
+    xs = [k for k in val if k.startswith('corecache_dpdk_port_xstat{')]
+    check(val.get('corecache_dpdk_port_xstat{port="0",'
+                  'name="rx_good_packets"}', 0) > 10,
+          '/metrics: the port\'s xstats (rx_good_packets)', xs[:5])
+    if not shutil.which('promtool'):
+        print('promtool not installed: exposition not checked')
+        return
+    r = subprocess.run(['promtool', 'check', 'metrics'], input=page,
+                       capture_output=True, text=True)
+    check(r.returncode == 0 and not r.stdout.strip() and
+          not r.stderr.strip(), 'promtool check metrics: clean',
+          r.stdout + r.stderr)
+
+
+def telemetry(sock, cmd):
+    sock.send(cmd.encode())
+    return json.loads(sock.recv(1 << 16).decode())
+
+
+def telemetry_checks():
+    """corecache's commands over the EAL's telemetry socket (what
+    dpdk-telemetry.py speaks: SOCK_SEQPACKET, a JSON reply per command)."""
+    path = '/var/run/dpdk/%s/dpdk_telemetry.v2' % EAL_PREFIX
+    if not os.path.exists(path):
+        print('SKIP telemetry checks: no socket at %s (EAL built without '
+              'telemetry?)' % path)
+        return
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.settimeout(5)
+    try:
+        s.connect(path)
+        hello = json.loads(s.recv(1 << 16).decode())
+        check('max_output_len' in hello, 'telemetry: the EAL says hello',
+              hello)
+        cmds = telemetry(s, '/').get('/', [])
+        check({'/corecache/ports', '/corecache/port_info',
+               '/corecache/stats'} <= set(cmds),
+              'telemetry: corecache\'s commands are registered', cmds)
+        check(telemetry(s, '/corecache/ports') ==
+              {'/corecache/ports': [0]}, 'telemetry: /corecache/ports')
+        info = telemetry(s, '/corecache/port_info,0').get(
+            '/corecache/port_info') or {}
+        check(info.get('name') == 'net_tap0' and
+              info.get('address') == SERVER and info.get('queues') == 1,
+              'telemetry: /corecache/port_info,0', info)
+        before = telemetry(s, '/corecache/stats').get(
+            '/corecache/stats') or {}
+        mine = ports_json()[0]['counters']
+        check(before.get('udp_requests', 0) > 0 and
+              before.get('udp_requests') <= mine['udp_requests'],
+              'telemetry: /corecache/stats as corecachectl counts',
+              (before, mine))
+        u = Udp(CLIENT)
+        for _ in range(5):
+            u.ask(b'get mk\r\n')
+        after = telemetry(s, '/corecache/stats,0,0').get(
+            '/corecache/stats') or {}
+        check(after.get('udp_requests', 0) >=
+              before.get('udp_requests', 0) + 5,
+              'telemetry: /corecache/stats,0,0 moved with 5 gets',
+              (before, after))
+        bad = telemetry(s, '/corecache/stats,7')
+        check(bad.get('/corecache/stats') is None,
+              'telemetry: a port that does not exist is refused', bad)
+    finally:
+        s.close()
+
+
+def live_guard_checks():
+    """config set udp-amplification and udp-allow while the DPDK worker
+    serves: what the guard drops changes at once."""
+    d0 = guard_drops()
+    check(not stranger_gets_big() and guard_drops() == d0 + 1,
+          'guard: 10x drops the stranger\'s 300x reply')
+    rc, out = ctl('config', 'set', 'udp-amplification', '400')
+    check(rc == 0 and 'udp-amplification = 400 (was 10)' in out,
+          'config set udp-amplification 400', out)
+    check(stranger_gets_big() and guard_drops() == d0 + 1,
+          'guard at 400x lets the 300x reply through')
+    rc, out = ctl('config', 'set', 'udp-amplification', '10')
+    check(rc == 0 and not stranger_gets_big() and
+          guard_drops() == d0 + 2, 'guard back at 10x drops it again', out)
+    rc, out = ctl('config', 'set', 'udp-allow', STRANGER + '/32')
+    check(rc == 0 and stranger_gets_big() and guard_drops() == d0 + 2,
+          'config set udp-allow: the stranger is exempt', out)
+    rc, out = ctl('config', 'set', 'udp-allow', '10.99.0.300/32')
+    check(rc != 0 and 'not an IPv4 network' in out and
+          stranger_gets_big(), 'config set udp-allow: a bad network is '
+          'refused, the running list kept', out)
+    rc, out = ctl('config', 'set', 'udp-allow', 'none')
+    check(rc == 0 and not stranger_gets_big() and
+          not stranger_gets_big(CLIENT) and guard_drops() == d0 + 4,
+          'config set udp-allow none: nobody exempt', out)
+    rc, out = ctl('config', 'set', 'udp-allow',
+                  '10.99.0.128/25,%s/32' % CLIENT)
+    check(rc == 0 and not stranger_gets_big() and
+          stranger_gets_big(CLIENT) and guard_drops() == d0 + 5,
+          'config set udp-allow: two networks, the client in the second',
+          out)
+    rc, out = ctl('config', 'set', 'udp-allow', CLIENT + '/32')
+    check(rc == 0 and not stranger_gets_big() and
+          guard_drops() == d0 + 6, 'config set udp-allow: back to the '
+          'client only', out)
+    rc, out = ctl('--json', 'config', 'get', 'udp-allow')
+    got = json.loads(out).get('udp-allow', {}) if rc == 0 else {}
+    check(got.get('value') == CLIENT + '/32' and got.get('live') is True
+          and got.get('source') == 'runtime',
+          'config get udp-allow: live, set at run time', out)
 
 
 class Udp:
@@ -221,7 +439,9 @@ def wait_for(what, fn, timeout=15):
 
 
 def main():
+    global CTL
     server = os.path.abspath(sys.argv[1])
+    CTL = os.path.abspath(sys.argv[2])
     if os.geteuid() != 0 or not os.path.exists('/dev/net/tun') or \
             not shutil.which('ip'):
         print('SKIP: needs root, /dev/net/tun and ip(8)')
@@ -236,12 +456,14 @@ def main():
     proc = None
     try:
         # No -l: numa/'s plan places the worker and the main lcore.
-        eal = '--no-huge -m 512 --no-pci --no-shconf --log-level=warning'
+        eal = '--no-huge -m 512 --no-pci --no-shconf --log-level=warning ' \
+            '--file-prefix ' + EAL_PREFIX
         proc = subprocess.Popen(
             ['ip', 'netns', 'exec', NS_SRV, server, '-p', str(PORT), '-U',
              str(PORT), '-l', SERVER, '-t', '1', '-v', '-A', '--dpdk', eal,
              '--dpdk-port', 'net_tap0,iface=%s,%s/24,exception=%s' %
-             (WIRE, SERVER, EXC), '--udp-allow', CLIENT + '/32'],
+             (WIRE, SERVER, EXC), '--udp-allow', CLIENT + '/32',
+             '--control-socket', CTL_SOCK, '--metrics-listen', METRICS],
             stdout=log, stderr=log)
         if not wait_for('corecached created the wire TAP',
                         lambda: sh('ip', 'link', 'show', WIRE, ns=NS_SRV,
@@ -263,6 +485,10 @@ def main():
             check('lladdr' in neigh, 'ARP resolved the DPDK port', neigh)
             udp_checks()
             tcp_checks()
+            ports_checks()
+            metrics_checks()
+            live_guard_checks()
+            telemetry_checks()
             memcaslap()
             # -A: shutdown over UDP to a DPDK worker stops corecached
             # (memcached sends no reply to it).
@@ -292,8 +518,8 @@ def main():
         check(int(k.get('exceptions', 0)) > 0 and
               int(k.get('exception_tx', 0)) > 0,
               'TCP went through the exception path both ways', k)
-        check(k.get('drop_amplification') == '1',
-              'one reply dropped by the amplification guard', k)
+        check(k.get('drop_amplification') == '7',
+              'seven replies dropped by the amplification guard', k)
         check(int(k.get('arp', 0)) >= 1 and int(k.get('icmp', 0)) == 1,
               'ARP and ICMP answered by the DPDK worker', k)
     finally:
