@@ -159,26 +159,43 @@ enum proto_cmd_result meta_set(struct proto_req *r,
 	return ms_store(r, &m, &sr);
 }
 
+/* ---- md and ma ---- */
+
+/* The line checks md and ma share, in memcached's order; they keep one
+ * message for every flag error. False with *res set when the request was
+ * answered with an error. */
+static bool md_ma_parse(struct proto_req *r, struct proto_token *tok,
+			unsigned ntok, struct meta_req *m,
+			enum proto_cmd_result *res)
+{
+	const char *err = NULL;
+
+	if (ntok < 2)
+		*res = proto_error(r, "ERROR");
+	else if (proto_key_too_long(&tok[1]))
+		*res = proto_error(r, "CLIENT_ERROR bad command line format");
+	else if (ntok + 1 > META_TOKENS_MAX)
+		*res = proto_error(r, "CLIENT_ERROR options flags too long");
+	else if (meta_parse(m, tok, ntok, 2, &err) != 0)
+		*res = proto_error(r, "CLIENT_ERROR invalid or duplicate flag");
+	else
+		return true;
+	return false;
+}
+
 /* ---- md ---- */
 
 enum proto_cmd_result meta_delete(struct proto_req *r,
 				  struct proto_token *tok, unsigned ntok)
 {
-	const char *err = NULL;
+	enum proto_cmd_result res;
 	struct meta_req m;
 	struct cc_view v;
 	uint64_t cas;
 	int rc;
 
-	if (ntok < 2)
-		return proto_error(r, "ERROR");
-	if (proto_key_too_long(&tok[1]))
-		return proto_error(r, "CLIENT_ERROR bad command line format");
-	if (ntok + 1 > META_TOKENS_MAX)
-		return proto_error(r, "CLIENT_ERROR options flags too long");
-	/* md and ma keep one message for every flag error. */
-	if (meta_parse(&m, tok, ntok, 2, &err) != 0)
-		return proto_error(r, "CLIENT_ERROR invalid or duplicate flag");
+	if (!md_ma_parse(r, tok, ntok, &m, &res))
+		return res;
 	if (m.bad_opaque < m.nflag)
 		return proto_error(r, "CLIENT_ERROR opaque token too long");
 
@@ -308,21 +325,15 @@ static enum proto_cmd_result ma_reply(struct proto_req *r,
 enum proto_cmd_result meta_arith(struct proto_req *r,
 				 struct proto_token *tok, unsigned ntok)
 {
-	const char *err = NULL;
 	struct cc_arith_req ar = { .decr = false };
+	enum proto_cmd_result res;
 	struct meta_req m;
 	uint64_t value = 0, cas = 0;
 	bool created = false;
 	int rc;
 
-	if (ntok < 2)
-		return proto_error(r, "ERROR");
-	if (proto_key_too_long(&tok[1]))
-		return proto_error(r, "CLIENT_ERROR bad command line format");
-	if (ntok + 1 > META_TOKENS_MAX)
-		return proto_error(r, "CLIENT_ERROR options flags too long");
-	if (meta_parse(&m, tok, ntok, 2, &err) != 0)
-		return proto_error(r, "CLIENT_ERROR invalid or duplicate flag");
+	if (!md_ma_parse(r, tok, ntok, &m, &res))
+		return res;
 	switch (m.mode) {
 	case 0: case 'I': case '+':
 		break;
