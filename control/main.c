@@ -315,23 +315,17 @@ int main(int argc, char **argv)
 		ctl_log(CTL_LOG_ERROR, "cannot start the control thread: %s",
 			strerror(-err));
 		err = 1;
-		dp_server_stop(srv);
-		dp_server_join(srv);
-		goto out_control;
+		goto out_workers;
 	}
 	if (ctl_metrics_start(&cfg, &ps, srv, dpdk, &metrics)) {
 		err = 1;
-		dp_server_stop(srv);
-		dp_server_join(srv);
-		goto out_control;
+		goto out_workers;
 	}
 	if (dpdk && (err = ctl_dpdk_start(dpdk)) != 0) {
 		ctl_log(CTL_LOG_ERROR, "cannot start the DPDK workers: %s",
 			strerror(-err));
 		err = 1;
-		dp_server_stop(srv);
-		dp_server_join(srv);
-		goto out_control;
+		goto out_workers;
 	}
 	ctl_log(CTL_LOG_INFO, "%s %s: listening on %s, tcp %u, udp %u, %u "
 		"threads, %u MiB, items up to %llu bytes, zero-copy send %s, "
@@ -348,8 +342,11 @@ int main(int argc, char **argv)
 		if (cfg.verbosity)
 			ctl_dpdk_log(dpdk, stderr);
 	}
-	dp_server_join(srv);
 	err = 0;
+out_workers:
+	/* wait_for_stop asked them already; an error path asks here. */
+	dp_server_stop(srv);
+	dp_server_join(srv);
 out_control:
 	ctl_server_destroy(ctl);
 out_daemon:

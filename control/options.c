@@ -259,6 +259,17 @@ static int set_value(struct ctl_config *cfg, const struct ctl_option *o,
 			return 0;
 		}
 		break;
+	case CTL_LISTEN: {
+		char host[256], port[8], msg[192];
+
+		if (value && ctl_listen_split(value, host, sizeof(host), port,
+					      sizeof(port), err, errlen) < 0) {
+			snprintf(msg, sizeof(msg), "%s", err);
+			return ctl_fail(err, errlen, "%s: %s", label, msg);
+		}
+		/* Valid: kept as text, as a CTL_STRING. */
+	}
+		/* fall through */
 	case CTL_STRING:
 		if (!value || (!*value && !(o->flags & CTL_OPT_EMPTY)))
 			return ctl_fail(err, errlen, "%s: empty value", label);
@@ -267,22 +278,6 @@ static int set_value(struct ctl_config *cfg, const struct ctl_option *o,
 				    label, (unsigned long long)o->max - 1);
 		memcpy(field, value, strlen(value) + 1);
 		return 0;
-	case CTL_LISTEN: {
-		char host[256], port[8];
-
-		if (!value || ctl_listen_split(value, host, sizeof(host), port,
-					       sizeof(port), err, errlen) < 0) {
-			char msg[192];
-
-			snprintf(msg, sizeof(msg), "%s", value ? err : "");
-			return ctl_fail(err, errlen, "%s: %s", label, msg);
-		}
-		if (strlen(value) >= o->max)
-			return ctl_fail(err, errlen, "%s: longer than %llu bytes",
-				    label, (unsigned long long)o->max - 1);
-		memcpy(field, value, strlen(value) + 1);
-		return 0;
-	}
 	case CTL_LIST: {
 		struct ctl_list *l = (struct ctl_list *)field;
 		const char *w = value ? value : "";

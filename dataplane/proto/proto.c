@@ -263,6 +263,22 @@ int proto_store(struct proto_req *r, const struct cc_store_req *sr,
 	return err;
 }
 
+enum proto_cmd_result proto_take_block(struct proto_req *r, size_t vlen,
+				       size_t total, const char **value)
+{
+	*value = NULL;
+	if (r->data_avail < total) {
+		r->need = (size_t)(r->data - r->line) + total;
+		return PROTO_CMD_AGAIN;
+	}
+	r->data_used = total;
+	proto_count(&r->w->counters.cmd_set, 1);
+	if (r->data[vlen] != '\r' || r->data[vlen + 1] != '\n')
+		return proto_error(r, "CLIENT_ERROR bad data chunk");
+	*value = r->data;
+	return PROTO_CMD_DONE;
+}
+
 /* memcached stores an item in chunks past half the largest item size
  * (its slab_chunk_max with the default page), and refuses to incr or
  * decr a chunked item whatever it holds. The longest value that is not

@@ -179,6 +179,16 @@ size_t proto_item_size(size_t key_len, size_t value_len, uint32_t flags);
 bool proto_too_large(const struct proto_req *r, size_t key_len,
 		     size_t value_len, uint32_t flags);
 
+/* A storage command's data block (vlen value bytes then "\r\n", total
+ * bytes in all), read once all of it is there, as memcached reads it:
+ * PROTO_CMD_AGAIN with r->need set while it is incomplete; else the
+ * block is consumed and counted (cmd_set), and *value points at it, or
+ * is NULL when the block did not end in "\r\n" (then "CLIENT_ERROR bad
+ * data chunk" is queued and what follows is read as the next command,
+ * memcached's re-sync). */
+enum proto_cmd_result proto_take_block(struct proto_req *r, size_t vlen,
+				       size_t total, const char **value);
+
 /*
  * Runs a store as memcached's do_store_item does. An append or prepend
  * builds a new item in memcached, so before it the existing item is

@@ -67,7 +67,9 @@ enum proto_cmd_result meta_set(struct proto_req *r,
 {
 	const char *err = "CLIENT_ERROR bad command line format";
 	struct cc_store_req sr = { .mode = CC_SET };
+	enum proto_cmd_result res;
 	struct meta_req m;
+	const char *value;
 	int32_t vlen;
 	size_t total;
 	bool bad = false;
@@ -145,17 +147,11 @@ enum proto_cmd_result meta_set(struct proto_req *r,
 		proto_store_error(r, m.key, m.key_len, PROTO_TOO_LARGE, true);
 		return PROTO_CMD_DONE;
 	}
-	if (r->data_avail < total) {
-		r->need = (size_t)(r->data - r->line) + total;
-		return PROTO_CMD_AGAIN;
-	}
-	r->data_used = total;
-	proto_count(&r->w->counters.cmd_set, 1);
-	/* The whole block is consumed even when it ends wrong; what
-	 * follows is read as the next command. Shown even when quiet. */
-	if (r->data[vlen] != '\r' || r->data[vlen + 1] != '\n')
-		return proto_error(r, "CLIENT_ERROR bad data chunk");
-	sr.value = r->data;
+	/* A bad chunk's error shows even when quiet. */
+	res = proto_take_block(r, sr.value_len, total, &value);
+	if (!value)
+		return res;
+	sr.value = value;
 	return ms_store(r, &m, &sr);
 }
 

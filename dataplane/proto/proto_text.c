@@ -68,7 +68,9 @@ static enum proto_cmd_result cmd_store(struct proto_req *r,
 	struct cc_store_req sr = { .mode = mode };
 	uint32_t flags;
 	int32_t exptime, vlen;
-	size_t total, line_bytes;
+	enum proto_cmd_result res;
+	const char *value;
+	size_t total;
 	bool is_cas = mode == CC_CAS;
 
 	if (ntok != (is_cas ? 6u : 5u) && ntok != (is_cas ? 7u : 6u))
@@ -102,18 +104,10 @@ static enum proto_cmd_result cmd_store(struct proto_req *r,
 				  mode == CC_SET);
 		return PROTO_CMD_DONE;
 	}
-	if (r->data_avail < total) {
-		line_bytes = (size_t)(r->data - r->line);
-		r->need = line_bytes + total;
-		return PROTO_CMD_AGAIN;
-	}
-	r->data_used = total;
-	proto_count(&r->w->counters.cmd_set, 1);
-	/* The whole block is consumed even when its end is wrong; what
-	 * follows it is read as the next command (memcached's re-sync). */
-	if (r->data[vlen] != '\r' || r->data[vlen + 1] != '\n')
-		return proto_error(r, "CLIENT_ERROR bad data chunk");
-	sr.value = r->data;
+	res = proto_take_block(r, sr.value_len, total, &value);
+	if (!value)
+		return res;
+	sr.value = value;
 	store_reply(r, &sr, proto_store(r, &sr, NULL));
 	return PROTO_CMD_DONE;
 }
